@@ -1,0 +1,310 @@
+/**
+ * @module Streaming version builder: validated samples in, bounded Parquet shards out, then the manifest,
+ * its hash and the dataset card. Memory is bounded by the shard limits, not by the dataset: shards are
+ * written to the blob store as they fill, and the per-sample index is spilled to a temporary file.
+ */
+import { randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { appendFile, mkdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import {
+  contentFields,
+  type DatasetKind,
+  MANIFEST_FORMAT,
+  type Manifest,
+  type RejectedEntry,
+  type Sample,
+  type ShardEntry,
+} from "@sovereign/schemas";
+import type { BlobStore } from "./blob-store";
+import { datasetCard } from "./card";
+import { canonicalJson, sha256Hex } from "./hashing";
+import { configHash, manifestBytes, manifestHash, schemaFingerprint, shardPath } from "./manifest";
+import { writeShard } from "./parquet";
+
+export type ShardLimits = {
+  /** Most rows in one shard. */
+  maxRows: number;
+  /**
+   * Most bytes of row content (canonical JSON, before compression) in one shard. This is what bounds the
+   * builder's memory; the Parquet file is typically 3–6× smaller for Thai text.
+   */
+  maxBytes: number;
+};
+
+export const DEFAULT_SHARD_LIMITS: ShardLimits = { maxRows: 50_000, maxBytes: 64 * 1024 * 1024 };
+
+export type RejectReason = "malformed" | "invalid" | "duplicate-id" | "invalid-utf8";
+
+export type RejectedRecord = {
+  reason: RejectReason;
+  /** Where it came from: `file:line` for JSONL, `file#row` for Parquet. */
+  location: string;
+  message: string;
+  /** The record as read (parsed JSON when it parsed, otherwise the raw line). */
+  record: unknown;
+};
+
+export type BuildProgress = {
+  accepted: number;
+  rejected: number;
+  shards: number;
+  shardBytes: number;
+};
+
+export type SampleIndexEntry = {
+  sampleId: string;
+  contentHash: string;
+  split: string;
+  source: string;
+  /** Position of the shard in the manifest's `shards`. */
+  shardOrdinal: number;
+  row: number;
+  /** Position of the sample in the version: shard order, then row. */
+  position: number;
+};
+
+export type BuiltVersion = {
+  hash: string;
+  manifest: Manifest;
+  manifestBytes: Uint8Array;
+  card: string;
+  cardSha256: string;
+  /** The per-sample index in manifest order, read back from the spill file in batches. */
+  sampleIndex(batchSize?: number): AsyncGenerator<SampleIndexEntry[]>;
+  /** Remove the builder's temporary files (the blobs stay). */
+  dispose(): Promise<void>;
+};
+
+export type BuilderOptions = {
+  dataset: string;
+  kind: DatasetKind;
+  store: BlobStore;
+  /** Scratch directory for the spilled sample index and rejected records. */
+  scratchDir: string;
+  pipeline: { name: string; config: unknown };
+  parents?: string[];
+  description?: string;
+  limits?: Partial<ShardLimits>;
+  onProgress?: (progress: BuildProgress) => void;
+};
+
+type PendingShard = { split: string; index: number; sha256: string; bytes: number; rows: number };
+type SplitState = { buffer: Sample[]; bufferBytes: number; shards: number; rows: number };
+
+export function sampleContentHash(kind: DatasetKind, sample: Sample): string {
+  return sha256Hex(contentCanonical(kind, sample));
+}
+
+function contentCanonical(kind: DatasetKind, sample: Sample): string {
+  const content: Record<string, unknown> = {};
+  for (const field of contentFields[kind]) content[field] = (sample as Record<string, unknown>)[field];
+  return canonicalJson(content);
+}
+
+export class DatasetBuilder {
+  private readonly limits: ShardLimits;
+  private readonly splits = new Map<string, SplitState>();
+  private readonly shards: PendingShard[] = [];
+  /** Ids seen so far: the one structure that grows with the dataset (about 100 bytes a sample). */
+  private readonly ids = new Set<string>();
+  private readonly scratch: string;
+  private readonly indexFile: string;
+  private readonly rejectedFile: string;
+  private rejectedCount = 0;
+  private acceptedCount = 0;
+  private shardBytes = 0;
+  private finished = false;
+
+  constructor(private readonly options: BuilderOptions) {
+    this.limits = { ...DEFAULT_SHARD_LIMITS, ...options.limits };
+    if (this.limits.maxRows < 1 || this.limits.maxBytes < 1) throw new Error("shard limits must be positive");
+    this.scratch = join(options.scratchDir, `build-${process.pid}-${randomBytes(6).toString("hex")}`);
+    this.indexFile = join(this.scratch, "index.jsonl");
+    this.rejectedFile = join(this.scratch, "rejected.jsonl");
+  }
+
+  get accepted(): number {
+    return this.acceptedCount;
+  }
+
+  get rejected(): number {
+    return this.rejectedCount;
+  }
+
+  /**
+   * Add one validated sample; resolves once any shard it completed is stored. A sample whose id is already
+   * in the version is not added: the rejection is returned for the caller to keep (`reject`) or to count.
+   */
+  async add(split: string, sample: Sample, location: string): Promise<RejectedRecord | undefined> {
+    this.assertOpen();
+    if (this.ids.has(sample.id)) {
+      return {
+        reason: "duplicate-id",
+        location,
+        message: `sample id ${JSON.stringify(sample.id)} already appears earlier in this version`,
+        record: sample,
+      };
+    }
+    this.ids.add(sample.id);
+    let state = this.splits.get(split);
+    if (!state) {
+      state = { buffer: [], bufferBytes: 0, shards: 0, rows: 0 };
+      this.splits.set(split, state);
+    }
+    const size = rowSize(sample);
+    if (state.buffer.length > 0 && state.bufferBytes + size > this.limits.maxBytes) await this.flush(split, state);
+    state.buffer.push(sample);
+    state.bufferBytes += size;
+    this.acceptedCount++;
+    if (state.buffer.length >= this.limits.maxRows) await this.flush(split, state);
+    return undefined;
+  }
+
+  async reject(record: RejectedRecord): Promise<void> {
+    this.assertOpen();
+    await mkdir(this.scratch, { recursive: true });
+    await appendFile(this.rejectedFile, `${canonicalJson(record)}\n`);
+    this.rejectedCount++;
+    this.report();
+  }
+
+  private async flush(split: string, state: SplitState): Promise<void> {
+    const rows = state.buffer;
+    state.buffer = [];
+    state.bufferBytes = 0;
+    const bytes = writeShard(this.options.kind, rows);
+    const stored = await this.options.store.put(bytes);
+    const index = state.shards++;
+    this.shards.push({ split, index, sha256: stored.sha256, bytes: stored.bytes, rows: rows.length });
+    this.shardBytes += stored.bytes;
+    await mkdir(this.scratch, { recursive: true });
+    const lines = rows.map(
+      (s, row) =>
+        `${JSON.stringify([s.id, sampleContentHash(this.options.kind, s), split, s.source, index, row])}\n`,
+    );
+    await appendFile(this.indexFile, lines.join(""));
+    state.rows += rows.length;
+    this.report();
+  }
+
+  private report(): void {
+    this.options.onProgress?.({
+      accepted: this.acceptedCount,
+      rejected: this.rejectedCount,
+      shards: this.shards.length,
+      shardBytes: this.shardBytes,
+    });
+  }
+
+  private assertOpen(): void {
+    if (this.finished) throw new Error("this builder has already finished its version");
+  }
+
+  async finish(): Promise<BuiltVersion> {
+    this.assertOpen();
+    for (const [split, state] of this.splits) if (state.buffer.length) await this.flush(split, state);
+    this.finished = true;
+
+    // Manifest order: splits by name, then shard index. Paths need the shard count, known only now.
+    const ordered = [...this.shards].sort((a, b) =>
+      a.split === b.split ? a.index - b.index : a.split < b.split ? -1 : 1,
+    );
+    const ordinalOf = new Map(ordered.map((s, i) => [`${s.split}\u0000${s.index}`, i]));
+    const firstPosition: number[] = [];
+    let position = 0;
+    for (const s of ordered) {
+      firstPosition.push(position);
+      position += s.rows;
+    }
+    const shards: ShardEntry[] = ordered.map((s) => ({
+      path: shardPath(s.split, s.index, this.splits.get(s.split)?.shards ?? 0),
+      split: s.split,
+      sha256: s.sha256,
+      bytes: s.bytes,
+      rows: s.rows,
+    }));
+
+    const rejected: RejectedEntry[] = [];
+    if (this.rejectedCount > 0) {
+      const stored = await this.options.store.put(await readFile(this.rejectedFile));
+      rejected.push({ path: "rejected/input.jsonl", ...stored, rows: this.rejectedCount });
+    }
+
+    const splits = Object.fromEntries(
+      [...this.splits.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, s]) => [name, { rows: s.rows }]),
+    );
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      dataset: this.options.dataset,
+      kind: this.options.kind,
+      schema: { fingerprint: schemaFingerprint(this.options.kind) },
+      pipeline: { name: this.options.pipeline.name, configHash: configHash(this.options.pipeline.config) },
+      parents: [...new Set(this.options.parents ?? [])].sort(),
+      splits,
+      shards,
+      rejected,
+    };
+    const bytes = manifestBytes(manifest);
+    const hash = manifestHash(manifest);
+    await this.options.store.put(bytes);
+    const card = datasetCard(manifest, hash, this.options.description);
+    const cardStored = await this.options.store.put(new TextEncoder().encode(card));
+
+    const indexFile = this.indexFile;
+    const scratch = this.scratch;
+    const hasIndex = this.acceptedCount > 0;
+    return {
+      hash,
+      manifest,
+      manifestBytes: bytes,
+      card,
+      cardSha256: cardStored.sha256,
+      async *sampleIndex(batchSize = 5_000) {
+        if (!hasIndex) return;
+        // The spill file is in flush order; entries carry (split, shard index, row), mapped to manifest order.
+        const lines = createInterface({ input: createReadStream(indexFile), crlfDelay: Number.POSITIVE_INFINITY });
+        let batch: SampleIndexEntry[] = [];
+        for await (const line of lines) {
+          const [sampleId, contentHash, split, source, shardIndex, row] = JSON.parse(line) as [
+            string,
+            string,
+            string,
+            string,
+            number,
+            number,
+          ];
+          const shardOrdinal = ordinalOf.get(`${split}\u0000${shardIndex}`);
+          if (shardOrdinal === undefined) throw new Error(`sample index names an unknown shard ${split}/${shardIndex}`);
+          batch.push({
+            sampleId,
+            contentHash,
+            split,
+            source,
+            shardOrdinal,
+            row,
+            position: (firstPosition[shardOrdinal] ?? 0) + row,
+          });
+          if (batch.length >= batchSize) {
+            yield batch;
+            batch = [];
+          }
+        }
+        if (batch.length) yield batch;
+      },
+      dispose: () => rm(scratch, { recursive: true, force: true }),
+    };
+  }
+
+  /** Abandon the build: remove scratch files. Shards already stored stay as unreferenced blobs. */
+  async abort(): Promise<void> {
+    this.finished = true;
+    await rm(this.scratch, { recursive: true, force: true });
+  }
+}
+
+function rowSize(sample: Sample): number {
+  // The canonical JSON length of the row: close to its in-memory and uncompressed Parquet size.
+  return Buffer.byteLength(JSON.stringify(sample));
+}

@@ -1,0 +1,5 @@
+/** @module The project's contracts: sample rows, Arrow column types, the manifest, and the database tables. */
+export * from "./arrow";
+export * from "./manifest";
+export * from "./samples";
+export * as tables from "./db/index";
