@@ -1,4 +1,5 @@
 /** @module The project's contracts: sample rows, Arrow column types, the manifest, and the database tables. */
+export * as api from "./api";
 export * from "./arrow";
 export * from "./manifest";
 export * from "./samples";

@@ -2,7 +2,8 @@
  * @module Database connections: PostgreSQL through `postgres` when a URL is given, otherwise PGlite
  * (Postgres compiled to WASM) in a local data directory. Same drizzle schema and migrations on both.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { migrationsFolder } from "@sovereign/migrations";
 import { tables } from "@sovereign/schemas";
@@ -48,15 +49,28 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       close: () => client.end({ timeout: 5 }),
     };
   }
-  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const client = await PGlite.create(options.dataDir);
+  const unlock = options.dataDir ? lockDataDir(options.dataDir) : () => {};
+  let client: PGlite;
+  try {
+    if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+    client = await PGlite.create(options.dataDir);
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   const db = drizzlePglite(client, { schema: tables });
   return {
     db: db as unknown as Database,
     kind: "pglite",
     location: options.dataDir ?? "memory",
     migrate: () => migratePglite(db, { migrationsFolder }),
-    close: () => client.close(),
+    close: async () => {
+      try {
+        await client.close();
+      } finally {
+        unlock();
+      }
+    },
   };
 }
 
@@ -67,5 +81,49 @@ export function redactUrl(url: string): string {
     return u.toString();
   } catch {
     return "postgres://(unparseable url)";
+  }
+}
+
+/**
+ * PGlite is one process's database: a second process opening the same directory would corrupt it. A lock
+ * file beside the directory turns that into a clear error naming the process that holds it.
+ */
+export function lockDataDir(dataDir: string): () => void {
+  const lockPath = `${dataDir.replace(/\/+$/, "")}.lock`;
+  mkdirSync(dirname(lockPath), { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lockPath, String(process.pid), { flag: "wx" });
+      return () => rmSync(lockPath, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const holder = Number(readFileSync(lockPath, "utf8").trim());
+      if (holder && holder !== process.pid && isAlive(holder)) {
+        throw new DatabaseLockedError(dataDir, holder);
+      }
+      rmSync(lockPath, { force: true });
+    }
+  }
+  throw new DatabaseLockedError(dataDir, 0);
+}
+
+export class DatabaseLockedError extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
+    super(
+      `the embedded database at ${dataDir} is in use by process ${pid || "(unknown)"}. ` +
+        "Stop that process, talk to it over HTTP, or set DATABASE_URL to share a PostgreSQL server.",
+    );
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }

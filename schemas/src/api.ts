@@ -1,0 +1,138 @@
+/**
+ * @module Request and response bodies of the curator API. Routes, validation, types and the OpenAPI
+ * document all derive from these.
+ */
+import { z } from "zod";
+import { Manifest, Sha256Hex } from "./manifest";
+import { DatasetKind, SplitName } from "./samples";
+
+export const DatasetName = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{0,63}$/,
+    "use 1–64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit",
+  );
+
+export const CreateDatasetBody = z.strictObject({
+  name: DatasetName,
+  kind: DatasetKind,
+  description: z.string().max(10_000).optional(),
+});
+
+export const DatasetInfo = z.object({
+  name: z.string(),
+  kind: DatasetKind,
+  description: z.string(),
+  createdAt: z.string(),
+  versions: z.number().int(),
+});
+
+export const VersionStatus = z.enum(["draft", "committed", "published"]);
+
+export const VersionInfo = z.object({
+  hash: Sha256Hex,
+  dataset: z.string(),
+  kind: DatasetKind,
+  status: VersionStatus,
+  parents: z.array(Sha256Hex),
+  pipeline: z.object({ name: z.string(), configHash: Sha256Hex }),
+  stats: z.object({
+    rows: z.number().int(),
+    bytes: z.number().int(),
+    shards: z.number().int(),
+    rejected: z.number().int(),
+    splits: z.record(z.string(), z.object({ rows: z.number().int(), tokens: z.number().int().optional() })),
+  }),
+  createdAt: z.string(),
+  committedAt: z.string().nullable(),
+});
+
+export const VersionDetail = VersionInfo.extend({ manifest: Manifest });
+
+/** One input of a version: an uploaded file (by upload id) or a file already under the import directory. */
+export const VersionInput = z.union([
+  z.strictObject({
+    upload: z.uuid(),
+    split: SplitName.default("train"),
+    source: z.string().min(1).max(512).optional(),
+  }),
+  z.strictObject({
+    path: z.string().min(1).max(4096),
+    split: SplitName.default("train"),
+    source: z.string().min(1).max(512).optional(),
+  }),
+]);
+
+export const CreateVersionBody = z.strictObject({
+  inputs: z.array(VersionInput).min(1).max(1000),
+  /** How many bad input records may be rejected (and kept aside with the version) before the build fails. */
+  maxRejected: z.number().int().min(0).default(0),
+  parents: z.array(Sha256Hex).max(100).default([]),
+  description: z.string().max(10_000).optional(),
+  shardLimits: z
+    .strictObject({
+      maxRows: z.number().int().min(1).max(10_000_000).optional(),
+      maxBytes: z.number().int().min(1024).max(2 ** 31).optional(),
+    })
+    .optional(),
+});
+
+export const UploadInfo = z.object({
+  upload: z.uuid(),
+  filename: z.string(),
+  bytes: z.number().int(),
+  sha256: Sha256Hex,
+});
+
+export const SampleEntry = z.object({
+  sampleId: z.string(),
+  contentHash: Sha256Hex,
+  split: z.string(),
+  source: z.string(),
+  position: z.number().int(),
+  shard: z.string(),
+  row: z.number().int(),
+  sample: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const SamplePage = z.object({
+  items: z.array(SampleEntry),
+  nextCursor: z.number().int().nullable(),
+});
+
+export const BrowseQuery = z.object({
+  split: SplitName.optional(),
+  source: z.string().min(1).max(512).optional(),
+  cursor: z.coerce.number().int().min(-1).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  content: z
+    .enum(["true", "false", "1", "0"])
+    .default("true")
+    .transform((v) => v === "true" || v === "1"),
+});
+
+export const VersionDiff = z.object({
+  from: Sha256Hex,
+  to: Sha256Hex,
+  added: z.number().int(),
+  removed: z.number().int(),
+  unchanged: z.number().int(),
+  sizes: z.object({ from: z.number().int(), to: z.number().int() }),
+  addedSamples: z.array(z.object({ sampleId: z.string(), contentHash: Sha256Hex, split: z.string() })),
+  removedSamples: z.array(z.object({ sampleId: z.string(), contentHash: Sha256Hex, split: z.string() })),
+});
+
+export const VerifyReport = z.object({
+  version: Sha256Hex,
+  ok: z.boolean(),
+  manifest: z.object({ ok: z.boolean(), actual: Sha256Hex }),
+  shards: z.array(
+    z.object({
+      path: z.string(),
+      sha256: Sha256Hex,
+      bytes: z.number().int(),
+      ok: z.boolean(),
+      error: z.string().optional(),
+    }),
+  ),
+});

@@ -1,0 +1,73 @@
+/**
+ * @module Curator configuration, parsed once from the environment with zod: a bad value fails at start
+ * with the variable that is wrong.
+ */
+import { resolve } from "node:path";
+import { z } from "zod";
+
+const bytes = z.coerce.number().int().positive();
+
+export const ConfigSchema = z.object({
+  /** PostgreSQL URL. Absent: embedded PGlite under `${CURATOR_DATA_DIR}/pg`. */
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), "must be a postgres:// or postgresql:// URL"),
+  /** Root of local state: the PGlite database, the blob store and scratch space. */
+  CURATOR_DATA_DIR: z.string().default("./.data"),
+  /** Folder that "located" inputs (files already on the server) must live under. */
+  CURATOR_IMPORT_DIR: z.string().default("./.data/imports"),
+  HOST: z.string().default("127.0.0.1"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  /** Base URL printed in links, when the server sits behind a proxy. */
+  PUBLIC_URL: z.url().optional(),
+  /** Largest accepted upload body. */
+  CURATOR_MAX_UPLOAD_BYTES: bytes.default(512 * 1024 * 1024),
+  /** Shard limits for versions built by the service. */
+  CURATOR_SHARD_MAX_ROWS: z.coerce.number().int().positive().default(50_000),
+  CURATOR_SHARD_MAX_BYTES: bytes.default(64 * 1024 * 1024),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type CuratorConfig = {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  pgDir: string;
+  blobDir: string;
+  scratchDir: string;
+  importDir: string;
+  host: string;
+  port: number;
+  publicUrl: string | undefined;
+  maxUploadBytes: number;
+  shardLimits: { maxRows: number; maxBytes: number };
+  logLevel: z.infer<typeof ConfigSchema>["LOG_LEVEL"];
+};
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): CuratorConfig {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n");
+    throw new ConfigError(`invalid configuration:\n${lines}`);
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.CURATOR_DATA_DIR);
+  return {
+    databaseUrl: e.DATABASE_URL,
+    dataDir,
+    pgDir: resolve(dataDir, "pg"),
+    blobDir: resolve(dataDir, "blobs"),
+    scratchDir: resolve(dataDir, "tmp"),
+    importDir: resolve(e.CURATOR_IMPORT_DIR),
+    host: e.HOST,
+    port: e.PORT,
+    publicUrl: e.PUBLIC_URL,
+    maxUploadBytes: e.CURATOR_MAX_UPLOAD_BYTES,
+    shardLimits: { maxRows: e.CURATOR_SHARD_MAX_ROWS, maxBytes: e.CURATOR_SHARD_MAX_BYTES },
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,16 @@
+/** @module The typed Hono context every route sees: the registry, uploads, a request-scoped logger. */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Logger } from "./logger";
+import type { Registry } from "./registry";
+import type { UploadStore } from "./uploads";
+
+export type AppEnv = {
+  Variables: {
+    registry: Registry;
+    uploads: UploadStore;
+    logger: Logger;
+    requestId: string;
+  };
+};
+
+export type App = OpenAPIHono<AppEnv>;
