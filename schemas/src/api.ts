@@ -72,7 +72,12 @@ export const CreateVersionBody = z.strictObject({
   shardLimits: z
     .strictObject({
       maxRows: z.number().int().min(1).max(10_000_000).optional(),
-      maxBytes: z.number().int().min(1024).max(2 ** 31).optional(),
+      maxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(2 ** 31)
+        .optional(),
     })
     .optional(),
 });

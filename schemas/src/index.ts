@@ -1,6 +1,6 @@
 /** @module The project's contracts: sample rows, Arrow column types, the manifest, and the database tables. */
 export * as api from "./api";
 export * from "./arrow";
+export * as tables from "./db/index";
 export * from "./manifest";
 export * from "./samples";
-export * as tables from "./db/index";

@@ -1,5 +1,5 @@
 /** @module `shards`: the Parquet files of a version, each named by the sha256 of its bytes. */
-import { index, integer, bigint, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
+import { bigint, index, integer, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
 import { datasetVersions } from "./dataset-versions";
 
 export const shards = pgTable(

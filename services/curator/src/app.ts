@@ -59,7 +59,12 @@ export function createApp(deps: AppDeps): App {
     const started = performance.now();
     await next();
     log.info(
-      { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
+      {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+      },
       "request",
     );
   });
@@ -71,17 +76,23 @@ export function createApp(deps: AppDeps): App {
       return c.json(errorBody(error.code, error.message, id, error.details), error.status);
     }
     if (error instanceof HTTPException) {
-      const code: ErrorCode = error.status === 413 ? "PAYLOAD_TOO_LARGE" : error.status === 404 ? "NOT_FOUND" : "BAD_REQUEST";
+      const code: ErrorCode =
+        error.status === 413 ? "PAYLOAD_TOO_LARGE" : error.status === 404 ? "NOT_FOUND" : "BAD_REQUEST";
       return c.json(errorBody(code, error.message || "bad request", id), error.status);
     }
     if (error instanceof SyntaxError) {
       return c.json(errorBody("BAD_REQUEST", `malformed JSON body: ${error.message}`, id), 400);
     }
     (c.get("logger") ?? deps.logger).error({ err: error }, "unhandled error");
-    return c.json(errorBody("INTERNAL", "internal error; the server log has the details under this request id", id), 500);
+    return c.json(
+      errorBody("INTERNAL", "internal error; the server log has the details under this request id", id),
+      500,
+    );
   });
 
-  app.notFound((c) => c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`, c.get("requestId")), 404));
+  app.notFound((c) =>
+    c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`, c.get("requestId")), 404),
+  );
 
   registerHealthRoutes(app, deps.database);
   registerDatasetRoutes(app);

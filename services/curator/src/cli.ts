@@ -58,8 +58,9 @@ async function main(argv: string[]): Promise<number> {
     case "demo":
       return demo(rest, config);
     default:
-      return withCurator({ ...config, logLevel: config.logLevel === "info" ? "warn" : config.logLevel }, (curator) =>
-        runCommand(command, rest, curator.registry),
+      return withCurator(
+        { ...config, logLevel: config.logLevel === "info" ? "warn" : config.logLevel },
+        (curator) => runCommand(command, rest, curator.registry),
       );
   }
 }
@@ -82,10 +83,12 @@ async function runCommand(command: string, args: string[], registry: Registry): 
       if (positionals.length === 0) {
         const items = await registry.listDatasets();
         if (items.length === 0) process.stdout.write("no datasets yet: try `curator build` or `npm start`\n");
-        for (const d of items) process.stdout.write(`${d.name}\t${d.kind}\t${d.versions} version(s)\t${d.description}\n`);
+        for (const d of items)
+          process.stdout.write(`${d.name}\t${d.kind}\t${d.versions} version(s)\t${d.description}\n`);
         return 0;
       }
-      for (const v of await registry.listVersions(positionals[0] ?? "")) process.stdout.write(`${versionLine(v)}\n`);
+      for (const v of await registry.listVersions(positionals[0] ?? ""))
+        process.stdout.write(`${versionLine(v)}\n`);
       return 0;
     }
     case "show": {
@@ -93,12 +96,15 @@ async function runCommand(command: string, args: string[], registry: Registry): 
       const version = await registry.getVersion(hash);
       const manifest = await registry.getManifest(hash);
       process.stdout.write(`${versionLine(version)}\n`);
-      process.stdout.write(`dataset ${version.dataset} (${version.kind}), pipeline ${version.pipeline.name}\n`);
+      process.stdout.write(
+        `dataset ${version.dataset} (${version.kind}), pipeline ${version.pipeline.name}\n`,
+      );
       if (version.parents.length) process.stdout.write(`parents ${version.parents.join(", ")}\n`);
       for (const s of manifest.shards) {
         process.stdout.write(`  ${s.path}\t${s.rows} rows\t${formatBytes(s.bytes)}\t${s.sha256}\n`);
       }
-      for (const r of manifest.rejected) process.stdout.write(`  ${r.path}\t${r.rows} rejected record(s)\t${r.sha256}\n`);
+      for (const r of manifest.rejected)
+        process.stdout.write(`  ${r.path}\t${r.rows} rejected record(s)\t${r.sha256}\n`);
       return 0;
     }
     case "verify": {
@@ -106,8 +112,10 @@ async function runCommand(command: string, args: string[], registry: Registry): 
       const progress = new Progress(`verify ${hash.slice(0, 12)}`);
       const report = await registry.verify(hash, (done, total) => progress.update(`${done}/${total} files`));
       progress.done();
-      if (!report.manifest.ok) process.stdout.write(`MANIFEST MISMATCH: hashes to ${report.manifest.actual}\n`);
-      for (const s of report.shards) process.stdout.write(`${s.ok ? "ok " : "BAD"}  ${s.path}${s.error ? `\n     ${s.error}` : ""}\n`);
+      if (!report.manifest.ok)
+        process.stdout.write(`MANIFEST MISMATCH: hashes to ${report.manifest.actual}\n`);
+      for (const s of report.shards)
+        process.stdout.write(`${s.ok ? "ok " : "BAD"}  ${s.path}${s.error ? `\n     ${s.error}` : ""}\n`);
       process.stdout.write(
         report.ok
           ? `version ${hash} verified: ${report.shards.length} file(s) intact\n`
@@ -116,7 +124,9 @@ async function runCommand(command: string, args: string[], registry: Registry): 
       return report.ok ? 0 : 1;
     }
     case "commit": {
-      const version = await registry.commitVersion(await registry.resolvePrefix(one(args, "commit <version>")));
+      const version = await registry.commitVersion(
+        await registry.resolvePrefix(one(args, "commit <version>")),
+      );
       process.stdout.write(`${versionLine(version)}\n`);
       return 0;
     }
@@ -140,14 +150,16 @@ function versionLine(v: VersionInfo): string {
 /** `train=path.jsonl` names the split; a bare path goes to `train`. */
 export function parseInputArg(arg: string): InputFile {
   const eq = arg.indexOf("=");
-  if (eq > 0 && SPLIT_NAME.test(arg.slice(0, eq))) return { split: arg.slice(0, eq), path: resolve(arg.slice(eq + 1)) };
+  if (eq > 0 && SPLIT_NAME.test(arg.slice(0, eq)))
+    return { split: arg.slice(0, eq), path: resolve(arg.slice(eq + 1)) };
   return { split: "train", path: resolve(arg) };
 }
 
 function nonNegativeInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} needs a whole number, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`${flag} needs a whole number, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -166,15 +178,23 @@ async function build(args: string[], registry: Registry): Promise<number> {
     },
   });
   const [dataset, ...files] = positionals;
-  if (!dataset || files.length === 0) throw new UsageError("usage: curator build <dataset> [split=]<file>...");
+  if (!dataset || files.length === 0)
+    throw new UsageError("usage: curator build <dataset> [split=]<file>...");
   const existing = await registry.getDataset(dataset).catch((error) => {
     if (error instanceof CuratorError && error.code === "NOT_FOUND") return undefined;
     throw error;
   });
   if (!existing) {
     const kind = DatasetKind.safeParse(values.kind);
-    if (!kind.success) throw new UsageError(`dataset ${dataset} does not exist yet: give --kind chat, text or rl-prompt to create it`);
-    await registry.createDataset({ name: dataset, kind: kind.data, ...(values.description ? { description: values.description } : {}) });
+    if (!kind.success)
+      throw new UsageError(
+        `dataset ${dataset} does not exist yet: give --kind chat, text or rl-prompt to create it`,
+      );
+    await registry.createDataset({
+      name: dataset,
+      kind: kind.data,
+      ...(values.description ? { description: values.description } : {}),
+    });
   } else if (values.kind && values.kind !== existing.kind) {
     throw new UsageError(`dataset ${dataset} holds ${existing.kind} samples, not ${values.kind}`);
   }
@@ -191,7 +211,9 @@ async function build(args: string[], registry: Registry): Promise<number> {
   const final = values.commit ? await registry.commitVersion(version.hash) : version;
   process.stdout.write(`${created ? "built" : "already existed"}: ${versionLine(final)}\n`);
   if (final.stats.rejected) {
-    process.stdout.write(`${final.stats.rejected} record(s) rejected and kept under rejected/ (see \`curator show\`)\n`);
+    process.stdout.write(
+      `${final.stats.rejected} record(s) rejected and kept under rejected/ (see \`curator show\`)\n`,
+    );
   }
   return 0;
 }
@@ -219,7 +241,12 @@ async function exportVersion(args: string[], registry: Registry): Promise<number
   const hash = await registry.resolvePrefix(positionals[0] ?? "");
   const dir = resolve(positionals[1] ?? ".");
   const manifest = await registry.getManifest(hash);
-  const paths = ["manifest.json", "README.md", ...manifest.shards.map((s) => s.path), ...manifest.rejected.map((r) => r.path)];
+  const paths = [
+    "manifest.json",
+    "README.md",
+    ...manifest.shards.map((s) => s.path),
+    ...manifest.rejected.map((r) => r.path),
+  ];
   const progress = new Progress(`export ${hash.slice(0, 12)}`);
   for (const [i, path] of paths.entries()) {
     const file = await registry.versionFile(hash, path);

@@ -14,7 +14,10 @@ export const ConfigSchema = z.object({
     .trim()
     .optional()
     .transform((v) => (v ? v : undefined))
-    .refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), "must be a postgres:// or postgresql:// URL"),
+    .refine(
+      (v) => v === undefined || /^postgres(ql)?:\/\//.test(v),
+      "must be a postgres:// or postgresql:// URL",
+    ),
   /** Root of local state: the PGlite database, the blob store and scratch space. */
   CURATOR_DATA_DIR: z.string().default("./.data"),
   /** Folder that "located" inputs (files already on the server) must live under. */

@@ -96,7 +96,11 @@ export class Registry {
     this.shardCache = new VerifiedShardCache(options.shardCacheBytes ?? 256 * 1024 * 1024);
   }
 
-  async createDataset(input: { name: string; kind: DatasetKind; description?: string }): Promise<DatasetInfo> {
+  async createDataset(input: {
+    name: string;
+    kind: DatasetKind;
+    description?: string;
+  }): Promise<DatasetInfo> {
     assertDatasetName(input.name);
     const inserted = await this.db
       .insert(datasets)
@@ -105,7 +109,13 @@ export class Registry {
       .returning();
     const row = inserted[0];
     if (!row) throw new CuratorError("CONFLICT", `dataset ${input.name} already exists`);
-    return { name: row.name, kind: row.kind, description: row.description, createdAt: row.createdAt.toISOString(), versions: 0 };
+    return {
+      name: row.name,
+      kind: row.kind,
+      description: row.description,
+      createdAt: row.createdAt.toISOString(),
+      versions: 0,
+    };
   }
 
   async listDatasets(): Promise<DatasetInfo[]> {
@@ -160,13 +170,18 @@ export class Registry {
       throw new CuratorError("BAD_REQUEST", `file ${JSON.stringify(path)} is outside the import directory`);
     }
     const real = await realpath(full).catch(() => undefined);
-    if (!real) throw new CuratorError("NOT_FOUND", `file ${JSON.stringify(path)} not found in the import directory`);
+    if (!real)
+      throw new CuratorError("NOT_FOUND", `file ${JSON.stringify(path)} not found in the import directory`);
     const realRoot = await realpath(root);
     const realRel = relative(realRoot, real);
     if (realRel.startsWith(`..${sep}`) || realRel === ".." || isAbsolute(realRel)) {
-      throw new CuratorError("BAD_REQUEST", `file ${JSON.stringify(path)} links outside the import directory`);
+      throw new CuratorError(
+        "BAD_REQUEST",
+        `file ${JSON.stringify(path)} links outside the import directory`,
+      );
     }
-    if (!(await stat(real)).isFile()) throw new CuratorError("BAD_REQUEST", `${JSON.stringify(path)} is not a file`);
+    if (!(await stat(real)).isFile())
+      throw new CuratorError("BAD_REQUEST", `${JSON.stringify(path)} is not a file`);
     return real;
   }
 
@@ -174,7 +189,10 @@ export class Registry {
    * Build a draft version from input files. The same inputs and options give the same hash; building a
    * version that already exists returns it unchanged (`created: false`).
    */
-  async buildVersion(datasetName: string, request: BuildRequest): Promise<{ version: VersionInfo; created: boolean }> {
+  async buildVersion(
+    datasetName: string,
+    request: BuildRequest,
+  ): Promise<{ version: VersionInfo; created: boolean }> {
     const dataset = await this.datasetRow(datasetName);
     const parents = [...new Set(request.parents ?? [])].sort();
     for (const parent of parents) await this.versionRow(parent);
@@ -291,7 +309,10 @@ export class Registry {
   async discardDraft(hash: string): Promise<void> {
     const row = await this.versionRow(hash);
     if (row.status !== "draft") {
-      throw new CuratorError("CONFLICT", `version ${hash} is ${row.status}: committed versions are immutable`);
+      throw new CuratorError(
+        "CONFLICT",
+        `version ${hash} is ${row.status}: committed versions are immutable`,
+      );
     }
     await this.db.delete(datasetVersions).where(eq(datasetVersions.hash, hash));
   }
@@ -338,14 +359,20 @@ export class Registry {
       sql`FROM ${samples} s WHERE s.version_hash = ${left} AND NOT EXISTS (
         SELECT 1 FROM ${samples} o WHERE o.version_hash = ${right} AND o.content_hash = s.content_hash)`;
     const countOf = async (left: string, right: string) => {
-      const res = await this.db.execute<{ n: string | number }>(sql`SELECT count(*) AS n ${only(left, right)}`);
+      const res = await this.db.execute<{ n: string | number }>(
+        sql`SELECT count(*) AS n ${only(left, right)}`,
+      );
       return Number(rowsOf<{ n: string | number }>(res)[0]?.n ?? 0);
     };
     const listOf = async (left: string, right: string) => {
       const res = await this.db.execute<{ sample_id: string; content_hash: string; split: string }>(
         sql`SELECT s.sample_id, s.content_hash, s.split ${only(left, right)} ORDER BY s.position LIMIT ${limit}`,
       );
-      return rowsOf<{ sample_id: string; content_hash: string; split: string }>(res).map((r) => ({ sampleId: r.sample_id, contentHash: r.content_hash, split: r.split }));
+      return rowsOf<{ sample_id: string; content_hash: string; split: string }>(res).map((r) => ({
+        sampleId: r.sample_id,
+        contentHash: r.content_hash,
+        split: r.split,
+      }));
     };
     const [added, removed, sizeA, sizeB] = await Promise.all([
       countOf(b, a),
@@ -388,9 +415,7 @@ export class Registry {
       .limit(query.limit + 1);
     const page = rows.slice(0, query.limit);
     const items = page.map((r) => toSampleEntry(r, version.manifest));
-    const withContent = query.content
-      ? await this.attachContent(hash, version.manifest, page, items)
-      : items;
+    const withContent = query.content ? await this.attachContent(hash, version.manifest, page, items) : items;
     return {
       items: withContent,
       nextCursor: rows.length > query.limit ? (page[page.length - 1]?.position ?? null) : null,
@@ -404,7 +429,12 @@ export class Registry {
       .from(samples)
       .where(and(eq(samples.versionHash, hash), eq(samples.sampleId, sampleId)));
     if (!row) throw notFound(`sample ${sampleId} in version ${hash}`);
-    const [item] = await this.attachContent(hash, version.manifest, [row], [toSampleEntry(row, version.manifest)]);
+    const [item] = await this.attachContent(
+      hash,
+      version.manifest,
+      [row],
+      [toSampleEntry(row, version.manifest)],
+    );
     if (!item?.sample) throw new CuratorError("INTERNAL", `sample ${sampleId} could not be read`);
     return item as SampleEntry & { sample: Sample };
   }
@@ -459,10 +489,18 @@ export class Registry {
    * A file of a version's Hugging Face layout: `manifest.json`, `README.md`, a shard under `data/`, or
    * rejected records under `rejected/`. Only names the manifest lists resolve: nothing else is reachable.
    */
-  async versionFile(hash: string, path: string): Promise<{ sha256: string; bytes: number; contentType: string; label: string }> {
+  async versionFile(
+    hash: string,
+    path: string,
+  ): Promise<{ sha256: string; bytes: number; contentType: string; label: string }> {
     const version = await this.versionRow(hash);
     if (path === "manifest.json") {
-      return { sha256: hash, bytes: (await this.blobSize(hash, "manifest.json", hash)), contentType: "application/json", label: `manifest.json of version ${hash}` };
+      return {
+        sha256: hash,
+        bytes: await this.blobSize(hash, "manifest.json", hash),
+        contentType: "application/json",
+        label: `manifest.json of version ${hash}`,
+      };
     }
     if (path === "README.md") {
       return {
@@ -524,7 +562,10 @@ export class Registry {
   async resolvePrefix(prefix: string): Promise<string> {
     if (isSha256Hex(prefix)) return prefix;
     if (!/^[0-9a-f]{6,63}$/.test(prefix)) {
-      throw new CuratorError("BAD_REQUEST", `${JSON.stringify(prefix)} is not a version hash or a prefix of 6+ hex digits`);
+      throw new CuratorError(
+        "BAD_REQUEST",
+        `${JSON.stringify(prefix)} is not a version hash or a prefix of 6+ hex digits`,
+      );
     }
     const rows = await this.db
       .select({ hash: datasetVersions.hash })
@@ -538,7 +579,11 @@ export class Registry {
 
   /** The shards a set of versions reference, for callers (the trainer) that pin versions. */
   async shardsOf(hashes: string[]) {
-    return this.db.select().from(shards).where(inArray(shards.versionHash, hashes)).orderBy(asc(shards.ordinal));
+    return this.db
+      .select()
+      .from(shards)
+      .where(inArray(shards.versionHash, hashes))
+      .orderBy(asc(shards.ordinal));
   }
 }
 
@@ -587,7 +632,11 @@ export function assertDatasetName(name: string): void {
 }
 
 function assertHash(hash: string, what: string): void {
-  if (!isSha256Hex(hash)) throw new CuratorError("BAD_REQUEST", `${what} hash ${JSON.stringify(hash)} is not 64 lowercase hex digits`);
+  if (!isSha256Hex(hash))
+    throw new CuratorError(
+      "BAD_REQUEST",
+      `${what} hash ${JSON.stringify(hash)} is not 64 lowercase hex digits`,
+    );
 }
 
 export function mapBlobError(error: unknown): unknown {

@@ -4,21 +4,27 @@ import type { Curator } from "./runtime";
 
 export function baseUrl(curator: Curator, port: number): string {
   if (curator.config.publicUrl) return curator.config.publicUrl.replace(/\/$/, "");
-  const host = curator.config.host === "0.0.0.0" || curator.config.host === "::" ? "127.0.0.1" : curator.config.host;
+  const host =
+    curator.config.host === "0.0.0.0" || curator.config.host === "::" ? "127.0.0.1" : curator.config.host;
   return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 export function startServer(curator: Curator): Promise<{ server: ServerType; port: number; url: string }> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: curator.app.fetch, port: curator.config.port, hostname: curator.config.host }, (info) => {
-      const url = baseUrl(curator, info.port);
-      curator.logger.info({ url, database: curator.database.kind }, "curator listening");
-      resolve({ server, port: info.port, url });
-    });
+    const server = serve(
+      { fetch: curator.app.fetch, port: curator.config.port, hostname: curator.config.host },
+      (info) => {
+        const url = baseUrl(curator, info.port);
+        curator.logger.info({ url, database: curator.database.kind }, "curator listening");
+        resolve({ server, port: info.port, url });
+      },
+    );
     server.once("error", (error: NodeJS.ErrnoException) => {
       reject(
         error.code === "EADDRINUSE"
-          ? new Error(`port ${curator.config.port} on ${curator.config.host} is in use: set PORT to another port`)
+          ? new Error(
+              `port ${curator.config.port} on ${curator.config.host} is in use: set PORT to another port`,
+            )
           : error,
       );
     });

@@ -6,9 +6,8 @@ import { createHash, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Transform } from "node:stream";
-import { Readable } from "node:stream";
 import { CuratorError } from "./errors";
 
 export const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -26,7 +25,10 @@ export function assertFileName(name: string): void {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
     /[\u0000-\u001f\u007f]/.test(name)
   ) {
-    throw new CuratorError("BAD_REQUEST", `file name ${JSON.stringify(name)} is not allowed: give a plain name without '/', '\\' or '..'`);
+    throw new CuratorError(
+      "BAD_REQUEST",
+      `file name ${JSON.stringify(name)} is not allowed: give a plain name without '/', '\\' or '..'`,
+    );
   }
 }
 
@@ -37,11 +39,16 @@ export class UploadStore {
   ) {}
 
   private paths(id: string) {
-    if (!UPLOAD_ID.test(id)) throw new CuratorError("BAD_REQUEST", `upload id ${JSON.stringify(id)} is not a valid id`);
+    if (!UPLOAD_ID.test(id))
+      throw new CuratorError("BAD_REQUEST", `upload id ${JSON.stringify(id)} is not a valid id`);
     return { data: join(this.dir, id), info: join(this.dir, `${id}.json`) };
   }
 
-  async save(filename: string, body: ReadableStream<Uint8Array> | null, declaredLength?: number): Promise<UploadInfo> {
+  async save(
+    filename: string,
+    body: ReadableStream<Uint8Array> | null,
+    declaredLength?: number,
+  ): Promise<UploadInfo> {
     assertFileName(filename);
     if (declaredLength !== undefined && declaredLength > this.maxBytes) throw this.tooLarge();
     if (!body) throw new CuratorError("BAD_REQUEST", "the upload has no body");
@@ -63,7 +70,11 @@ export class UploadStore {
       },
     });
     try {
-      await pipeline(Readable.fromWeb(body as import("node:stream/web").ReadableStream), counter, createWriteStream(data));
+      await pipeline(
+        Readable.fromWeb(body as import("node:stream/web").ReadableStream),
+        counter,
+        createWriteStream(data),
+      );
     } catch (error) {
       await rm(data, { force: true });
       if (error instanceof CuratorError && error.code === "PAYLOAD_TOO_LARGE") throw this.tooLarge();
@@ -75,13 +86,20 @@ export class UploadStore {
   }
 
   private tooLarge() {
-    return new CuratorError("PAYLOAD_TOO_LARGE", `upload is larger than the ${this.maxBytes}-byte limit (CURATOR_MAX_UPLOAD_BYTES)`);
+    return new CuratorError(
+      "PAYLOAD_TOO_LARGE",
+      `upload is larger than the ${this.maxBytes}-byte limit (CURATOR_MAX_UPLOAD_BYTES)`,
+    );
   }
 
   async get(id: string): Promise<UploadInfo & { path: string }> {
     const { data, info } = this.paths(id);
     const raw = await readFile(info, "utf8").catch(() => undefined);
-    if (!raw) throw new CuratorError("NOT_FOUND", `upload ${id} not found (uploads are removed once a version is built from them)`);
+    if (!raw)
+      throw new CuratorError(
+        "NOT_FOUND",
+        `upload ${id} not found (uploads are removed once a version is built from them)`,
+      );
     return { ...(JSON.parse(raw) as UploadInfo), path: data };
   }
 

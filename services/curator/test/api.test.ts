@@ -29,7 +29,11 @@ describe.each(testDatabaseKinds())("curator API on %s", (kind) => {
   });
 
   const post = (path: string, body: unknown) =>
-    request(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    request(path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
 
   async function upload(filename: string, content: string | Uint8Array): Promise<string> {
     const res = await request(`/v1/uploads?filename=${encodeURIComponent(filename)}`, {
@@ -69,7 +73,12 @@ describe.each(testDatabaseKinds())("curator API on %s", (kind) => {
     const list = (await (await request("/v1/datasets")).json()) as { items: { name: string }[] };
     expect(list.items.map((d) => d.name)).toContain("ds-basic");
     const got = await request("/v1/datasets/ds-basic");
-    expect(await got.json()).toMatchObject({ name: "ds-basic", kind: "chat", versions: 0, description: "ชุดทดสอบ" });
+    expect(await got.json()).toMatchObject({
+      name: "ds-basic",
+      kind: "chat",
+      versions: 0,
+      description: "ชุดทดสอบ",
+    });
 
     const bad = await post("/v1/datasets", { name: "../etc", kind: "chat" });
     expect(bad.status).toBe(400);
@@ -137,7 +146,9 @@ describe.each(testDatabaseKinds())("curator API on %s", (kind) => {
     expect((await request(`/v1/versions/${draft.body.hash}`, { method: "DELETE" })).status).toBe(204);
     expect((await request(`/v1/versions/${draft.body.hash}`)).status).toBe(404);
 
-    const versions = (await (await request("/v1/datasets/ds-versions/versions")).json()) as { items: unknown[] };
+    const versions = (await (await request("/v1/datasets/ds-versions/versions")).json()) as {
+      items: unknown[];
+    };
     expect(versions.items).toHaveLength(1);
   });
 
@@ -189,7 +200,10 @@ describe.each(testDatabaseKinds())("curator API on %s", (kind) => {
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("PAYLOAD_TOO_LARGE");
     for (const name of ["../x.jsonl", "a/b.jsonl", ".."]) {
-      const r = await request(`/v1/uploads?filename=${encodeURIComponent(name)}`, { method: "POST", body: "{}" });
+      const r = await request(`/v1/uploads?filename=${encodeURIComponent(name)}`, {
+        method: "POST",
+        body: "{}",
+      });
       expect(r.status).toBe(400);
     }
   });
@@ -205,7 +219,9 @@ describe.each(testDatabaseKinds())("curator API on %s", (kind) => {
     for (const path of ["../secret.jsonl", join(curator.dir, "secret.jsonl"), "missing.jsonl"]) {
       const res = await post("/v1/datasets/ds-located/versions", { inputs: [{ path }] });
       expect([400, 404]).toContain(res.status);
-      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/import directory/);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+        /import directory/,
+      );
     }
   });
 
@@ -239,8 +255,11 @@ describe.each(testDatabaseKinds())("curator API on %s", (kind) => {
   it("catches a flipped byte in a stored shard on download, sample read and verify", async () => {
     await dataset("ds-corrupt");
     const { body: v } = await buildVersion("ds-corrupt");
-    const shard = v.hash && ((await (await request(`/v1/versions/${v.hash}`)).json()) as any).manifest.shards[1];
-    const blobPath = (curator.registry.store as import("@sovereign/shards").LocalBlobStore).pathOf(shard.sha256);
+    const shard =
+      v.hash && ((await (await request(`/v1/versions/${v.hash}`)).json()) as any).manifest.shards[1];
+    const blobPath = (curator.registry.store as import("@sovereign/shards").LocalBlobStore).pathOf(
+      shard.sha256,
+    );
     const original = await readFile(blobPath);
     const flipped = Buffer.from(original);
     flipped[100] = (flipped[100] ?? 0) ^ 0x01;
@@ -258,9 +277,9 @@ describe.each(testDatabaseKinds())("curator API on %s", (kind) => {
 
       const report = (await (await post(`/v1/versions/${v.hash}/verify`, {})).json()) as any;
       expect(report.ok).toBe(false);
-      expect(report.shards.filter((s: { ok: boolean }) => !s.ok).map((s: { path: string }) => s.path)).toEqual([
-        shard.path,
-      ]);
+      expect(
+        report.shards.filter((s: { ok: boolean }) => !s.ok).map((s: { path: string }) => s.path),
+      ).toEqual([shard.path]);
     } finally {
       await writeFile(blobPath, original);
     }
@@ -293,7 +312,12 @@ describe.each(testDatabaseKinds())("curator API on %s", (kind) => {
     expect(test.items.map((i: { sampleId: string }) => i.sampleId)).toEqual(["t1"]);
 
     const one = (await (await request(`/v1/versions/${v.hash}/samples/a3`)).json()) as any;
-    expect(one).toMatchObject({ sampleId: "a3", split: "train", shard: "data/train-00000-of-00001.parquet", row: 2 });
+    expect(one).toMatchObject({
+      sampleId: "a3",
+      split: "train",
+      shard: "data/train-00000-of-00001.parquet",
+      row: 2,
+    });
     expect(one.sample.messages[0].content).toBe("๒ บวก ๒ เท่ากับเท่าไร");
     expect((await request(`/v1/versions/${v.hash}/samples/zzz`)).status).toBe(404);
     expect((await request(`/v1/versions/${v.hash}/samples?limit=9999`)).status).toBe(400);
@@ -302,7 +326,11 @@ describe.each(testDatabaseKinds())("curator API on %s", (kind) => {
   it("diffs two versions by content hash", async () => {
     await dataset("ds-diff");
     const { body: a } = await buildVersion("ds-diff");
-    const changed = [...trainRows.slice(0, 4), chatRow("a5", "อธิบายมาตรา ๔๒๐", "ตอบใหม่"), chatRow("a6", "ใหม่", "ใหม่ครับ")];
+    const changed = [
+      ...trainRows.slice(0, 4),
+      chatRow("a5", "อธิบายมาตรา ๔๒๐", "ตอบใหม่"),
+      chatRow("a6", "ใหม่", "ใหม่ครับ"),
+    ];
     const { body: b } = await buildVersion("ds-diff", changed, { parents: [a.hash] });
     expect(b.parents).toEqual([a.hash]);
     const diff = (await (await request(`/v1/versions/${a.hash}/diff/${b.hash}`)).json()) as any;

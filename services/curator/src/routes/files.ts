@@ -16,7 +16,10 @@ export type ByteRange = { start: number; end: number };
  * Parse a `Range` header for a file of `size` bytes. Returns undefined when the header is absent or not a
  * single byte range (served whole, as RFC 9110 allows), "unsatisfiable" for a range past the end.
  */
-export function parseRange(header: string | undefined, size: number): ByteRange | "unsatisfiable" | undefined {
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): ByteRange | "unsatisfiable" | undefined {
   if (!header) return undefined;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === "" && m[2] === "")) return undefined;
@@ -40,7 +43,10 @@ export function registerFileRoutes(app: App) {
     description:
       "A file of the version (the path may contain '/'). `ETag` is the sha256; `If-None-Match` and single `Range` requests are honoured.",
     request: {
-      params: z.object({ hash: Sha256Hex, path: z.string().openapi({ example: "data/train-00000-of-00001.parquet" }) }),
+      params: z.object({
+        hash: Sha256Hex,
+        path: z.string().openapi({ example: "data/train-00000-of-00001.parquet" }),
+      }),
     },
     responses: {
       200: { description: "The whole file" },
@@ -68,13 +74,19 @@ export function registerFileRoutes(app: App) {
       "Cache-Control": "public, max-age=31536000, immutable",
     };
     const inm = c.req.header("if-none-match");
-    if (inm && inm.split(",").some((t) => t.trim() === etag || t.trim() === "*")) {
+    if (inm?.split(",").some((t) => t.trim() === etag || t.trim() === "*")) {
       return c.body(null, 304, headers);
     }
     const range = parseRange(c.req.header("range"), file.bytes);
     if (range === "unsatisfiable") {
       return c.json(
-        { error: { code: "RANGE_NOT_SATISFIABLE", message: `range outside the ${file.bytes}-byte file`, requestId: c.get("requestId") } },
+        {
+          error: {
+            code: "RANGE_NOT_SATISFIABLE",
+            message: `range outside the ${file.bytes}-byte file`,
+            requestId: c.get("requestId"),
+          },
+        },
         416,
         { "Content-Range": `bytes */${file.bytes}` },
       );

@@ -11,7 +11,10 @@ const route = createRoute({
       description: "The service is up",
       content: {
         "application/json": {
-          schema: z.object({ status: z.literal("ok"), database: z.object({ kind: z.string(), location: z.string() }) }),
+          schema: z.object({
+            status: z.literal("ok"),
+            database: z.object({ kind: z.string(), location: z.string() }),
+          }),
         },
       },
     },

@@ -38,6 +38,9 @@ export function registerSampleRoutes(app: App) {
 
   app.openapi(get, async (c) => {
     const { hash, sampleId } = c.req.valid("param");
-    return c.json((await c.get("registry").getSample(hash, sampleId)) as z.infer<typeof api.SampleEntry>, 200);
+    return c.json(
+      (await c.get("registry").getSample(hash, sampleId)) as z.infer<typeof api.SampleEntry>,
+      200,
+    );
   });
 }

@@ -10,7 +10,10 @@ const list = createRoute({
   path: "/v1/datasets/{name}/versions",
   tags: ["versions"],
   request: { params: DatasetParams },
-  responses: { 200: json(z.object({ items: z.array(api.VersionInfo) }), "Versions, newest first"), ...commonErrors },
+  responses: {
+    200: json(z.object({ items: z.array(api.VersionInfo) }), "Versions, newest first"),
+    ...commonErrors,
+  },
 });
 
 const create = createRoute({
@@ -27,7 +30,9 @@ const create = createRoute({
   responses: {
     200: json(api.VersionInfo, "This version already existed"),
     201: json(api.VersionInfo, "Built as a draft"),
-    422: errorResponse("Input records were rejected beyond maxRejected; `details.records` lists file:line and reason"),
+    422: errorResponse(
+      "Input records were rejected beyond maxRejected; `details.records` lists file:line and reason",
+    ),
     ...commonErrors,
   },
 });
@@ -79,11 +84,16 @@ const verify = createRoute({
   tags: ["versions"],
   description: "Re-hash the manifest and every stored shard of the version.",
   request: { params: VersionParams },
-  responses: { 200: json(api.VerifyReport, "The report (`ok: false` names each bad shard)"), ...commonErrors },
+  responses: {
+    200: json(api.VerifyReport, "The report (`ok: false` names each bad shard)"),
+    ...commonErrors,
+  },
 });
 
 export function registerVersionRoutes(app: App) {
-  app.openapi(list, async (c) => c.json({ items: await c.get("registry").listVersions(c.req.valid("param").name) }, 200));
+  app.openapi(list, async (c) =>
+    c.json({ items: await c.get("registry").listVersions(c.req.valid("param").name) }, 200),
+  );
 
   app.openapi(create, async (c) => {
     const registry = c.get("registry");
@@ -123,7 +133,9 @@ export function registerVersionRoutes(app: App) {
     return c.json({ ...version, manifest: await registry.getManifest(hash) }, 200);
   });
 
-  app.openapi(commit, async (c) => c.json(await c.get("registry").commitVersion(c.req.valid("param").hash), 200));
+  app.openapi(commit, async (c) =>
+    c.json(await c.get("registry").commitVersion(c.req.valid("param").hash), 200),
+  );
 
   app.openapi(discard, async (c) => {
     await c.get("registry").discardDraft(c.req.valid("param").hash);

@@ -1,0 +1,169 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { sha256Hex } from "@sovereign/shards";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chatRow, jsonl } from "./helpers";
+
+const cli = fileURLToPath(new URL("../bin/curator.mjs", import.meta.url));
+
+type Run = { code: number | null; stdout: string; stderr: string };
+
+/** The real CLI in a child process, on the embedded database in its own data folder. */
+function curator(dataDir: string, ...args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, CURATOR_DATA_DIR: dataDir, LOG_LEVEL: "warn" };
+    delete env.DATABASE_URL;
+    const child = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const hashIn = (text: string) => /\b([0-9a-f]{64})\b/.exec(text)?.[1] ?? "";
+
+describe("curator CLI", () => {
+  let dir: string;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "curator-cli-"));
+    dataDir = join(dir, "state");
+    await writeFile(
+      join(dir, "train.jsonl"),
+      jsonl([chatRow("c1", "สวัสดี", "สวัสดีครับ"), chatRow("c2", "ลาก่อน", "ลาก่อนครับ")]),
+    );
+    await writeFile(join(dir, "dev.jsonl"), jsonl([chatRow("d1", "ขอบคุณ", "ยินดีครับ")]));
+    await writeFile(
+      join(dir, "bad.jsonl"),
+      `${JSON.stringify(chatRow("b1", "ดี", "ดีครับ"))}\n{oops\n${JSON.stringify({ id: "b2", messages: [] })}\n`,
+    );
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("builds, lists, shows, verifies and exports a version; verify catches a flipped byte", async () => {
+    const built = await curator(
+      dataDir,
+      "build",
+      "cli-chat",
+      "--kind",
+      "chat",
+      join(dir, "train.jsonl"),
+      `dev=${join(dir, "dev.jsonl")}`,
+      "--commit",
+    );
+    expect(built.stderr).not.toMatch(/curator:/);
+    expect(built.code).toBe(0);
+    const hash = hashIn(built.stdout);
+    expect(built.stdout).toContain("committed");
+
+    const listed = await curator(dataDir, "list");
+    expect(listed.stdout).toMatch(/cli-chat\tchat\t1 version/);
+    const versions = await curator(dataDir, "list", "cli-chat");
+    expect(versions.stdout).toContain(hash);
+
+    const shown = await curator(dataDir, "show", hash.slice(0, 10));
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain("data/dev-00000-of-00001.parquet\t1 rows");
+    expect(shown.stdout).toContain("data/train-00000-of-00001.parquet\t2 rows");
+
+    const ok = await curator(dataDir, "verify", hash);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("verified");
+
+    const out = join(dir, "export");
+    const exported = await curator(dataDir, "export", hash, out);
+    expect(exported.code).toBe(0);
+    expect(sha256Hex(await readFile(join(out, "manifest.json")))).toBe(hash);
+    const manifest = JSON.parse(await readFile(join(out, "manifest.json"), "utf8"));
+    for (const shard of manifest.shards)
+      expect(sha256Hex(await readFile(join(out, shard.path)))).toBe(shard.sha256);
+    expect(await readFile(join(out, "README.md"), "utf8")).toContain(`config_name: default`);
+
+    // Flip one byte of the train shard in the blob store.
+    const train = manifest.shards.find((s: { split: string }) => s.split === "train");
+    const blob = join(
+      dataDir,
+      "blobs",
+      "sha256",
+      train.sha256.slice(0, 2),
+      train.sha256.slice(2, 4),
+      train.sha256,
+    );
+    const bytes = await readFile(blob);
+    bytes[50] = (bytes[50] ?? 0) ^ 0xff;
+    await writeFile(blob, bytes);
+    const bad = await curator(dataDir, "verify", hash);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain(`BAD  ${train.path}`);
+    expect(bad.stdout).toContain(`shard ${train.path} of version ${hash}`);
+    expect(bad.stdout).toContain("FAILED verification: 1 bad file");
+  });
+
+  it("lists every bad line with file:line and fails, or keeps the good ones within --max-rejected", async () => {
+    const refused = await curator(dataDir, "build", "cli-bad", "--kind", "chat", join(dir, "bad.jsonl"));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`${join(dir, "bad.jsonl")}:2: malformed`);
+    expect(refused.stderr).toContain(`${join(dir, "bad.jsonl")}:3: invalid`);
+    const kept = await curator(dataDir, "build", "cli-bad", join(dir, "bad.jsonl"), "--max-rejected", "2");
+    expect(kept.code).toBe(0);
+    expect(kept.stdout).toContain("1 rows");
+    expect(kept.stdout).toContain("2 record(s) rejected");
+  });
+
+  it("gives the demo the same version hash in a fresh data folder, and explains usage errors", async () => {
+    const first = await curator(join(dir, "demo-a"), "demo", "--no-serve");
+    const second = await curator(join(dir, "demo-b"), "demo", "--no-serve");
+    expect(first.code).toBe(0);
+    expect(hashIn(first.stdout)).toMatch(/^[0-9a-f]{64}$/);
+    expect(hashIn(second.stdout)).toBe(hashIn(first.stdout));
+    const blobs = await readdir(join(dir, "demo-a", "blobs", "sha256"));
+    expect(blobs.length).toBeGreaterThan(0);
+
+    const usage = await curator(dataDir, "build", "needs-kind", join(dir, "train.jsonl"));
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("give --kind");
+    const unknown = await curator(dataDir, "frobnicate");
+    expect(unknown.code).toBe(2);
+  });
+
+  it("refuses a second process on the same embedded database with a clear message", async () => {
+    const { openDatabase } = await import("@sovereign/db");
+    const held = await openDatabase({ dataDir: join(dataDir, "pg") });
+    try {
+      const blocked = await curator(dataDir, "list");
+      expect(blocked.code).toBe(1);
+      expect(blocked.stderr).toContain(`is in use by process ${process.pid}`);
+    } finally {
+      await held.close();
+    }
+  });
+
+  it("fails at start naming a bad configuration variable", async () => {
+    const run = await new Promise<Run>((resolve) => {
+      const child = spawn(process.execPath, [cli, "list"], {
+        env: { ...process.env, PORT: "not-a-port", DATABASE_URL: "" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.on("data", (d) => {
+        stderr += d;
+      });
+      child.on("close", (code) => resolve({ code, stdout: "", stderr }));
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("PORT");
+  });
+});
