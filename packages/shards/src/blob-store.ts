@@ -43,7 +43,10 @@ export interface BlobStore {
   get(sha256: string, label?: BlobLabel): Promise<Uint8Array>;
   has(sha256: string): Promise<boolean>;
   /** Re-hash a stored blob without keeping its bytes. */
-  verify(sha256: string, label?: BlobLabel): Promise<{ ok: true; bytes: number } | { ok: false; error: Error }>;
+  verify(
+    sha256: string,
+    label?: BlobLabel,
+  ): Promise<{ ok: true; bytes: number } | { ok: false; error: Error }>;
   /** Size and a change token (changes whenever the file is rewritten), for caching verification results. */
   stat(sha256: string): Promise<{ bytes: number; changeToken: string } | undefined>;
   /** A byte range [start, end] (inclusive) of a blob, unverified: callers verify the whole blob first. */

@@ -91,7 +91,8 @@ export type BuilderOptions = {
 };
 
 type PendingShard = { split: string; index: number; sha256: string; bytes: number; rows: number };
-type SplitState = { buffer: Sample[]; bufferBytes: number; shards: number; rows: number };
+/** `indexFile`: the split's own spill file, so the index can be read back split by split in manifest order. */
+type SplitState = { buffer: Sample[]; bufferBytes: number; shards: number; rows: number; indexFile: string };
 
 export function sampleContentHash(kind: DatasetKind, sample: Sample): string {
   return sha256Hex(contentCanonical(kind, sample));
@@ -110,7 +111,6 @@ export class DatasetBuilder {
   /** Ids seen so far: the one structure that grows with the dataset (about 100 bytes a sample). */
   private readonly ids = new Set<string>();
   private readonly scratch: string;
-  private readonly indexFile: string;
   private readonly rejectedFile: string;
   private rejectedCount = 0;
   private acceptedCount = 0;
@@ -121,7 +121,6 @@ export class DatasetBuilder {
     this.limits = { ...DEFAULT_SHARD_LIMITS, ...options.limits };
     if (this.limits.maxRows < 1 || this.limits.maxBytes < 1) throw new Error("shard limits must be positive");
     this.scratch = join(options.scratchDir, `build-${process.pid}-${randomBytes(6).toString("hex")}`);
-    this.indexFile = join(this.scratch, "index.jsonl");
     this.rejectedFile = join(this.scratch, "rejected.jsonl");
   }
 
@@ -138,6 +137,34 @@ export class DatasetBuilder {
    * in the version is not added: the rejection is returned for the caller to keep (`reject`) or to count.
    */
   async add(split: string, sample: Sample, location: string): Promise<RejectedRecord | undefined> {
+    const duplicate = this.claimId(sample, location);
+    if (duplicate) return duplicate;
+    let state = this.splits.get(split);
+    if (!state) {
+      state = {
+        buffer: [],
+        bufferBytes: 0,
+        shards: 0,
+        rows: 0,
+        indexFile: join(this.scratch, `index-${this.splits.size}.jsonl`),
+      };
+      this.splits.set(split, state);
+    }
+    const size = rowSize(sample);
+    if (state.buffer.length > 0 && state.bufferBytes + size > this.limits.maxBytes)
+      await this.flush(split, state);
+    state.buffer.push(sample);
+    state.bufferBytes += size;
+    this.acceptedCount++;
+    if (state.buffer.length >= this.limits.maxRows) await this.flush(split, state);
+    return undefined;
+  }
+
+  /**
+   * Note a sample's id without adding the sample; returns the duplicate-id rejection `add` would give. Lets a
+   * caller whose build is already lost keep validating, so its error can still list every duplicate.
+   */
+  claimId(sample: Sample, location: string): RejectedRecord | undefined {
     this.assertOpen();
     if (this.ids.has(sample.id)) {
       return {
@@ -148,17 +175,6 @@ export class DatasetBuilder {
       };
     }
     this.ids.add(sample.id);
-    let state = this.splits.get(split);
-    if (!state) {
-      state = { buffer: [], bufferBytes: 0, shards: 0, rows: 0 };
-      this.splits.set(split, state);
-    }
-    const size = rowSize(sample);
-    if (state.buffer.length > 0 && state.bufferBytes + size > this.limits.maxBytes) await this.flush(split, state);
-    state.buffer.push(sample);
-    state.bufferBytes += size;
-    this.acceptedCount++;
-    if (state.buffer.length >= this.limits.maxRows) await this.flush(split, state);
     return undefined;
   }
 
@@ -184,7 +200,7 @@ export class DatasetBuilder {
       (s, row) =>
         `${JSON.stringify([s.id, sampleContentHash(this.options.kind, s), split, s.source, index, row])}\n`,
     );
-    await appendFile(this.indexFile, lines.join(""));
+    await appendFile(state.indexFile, lines.join(""));
     state.rows += rows.length;
     this.report();
   }
@@ -233,7 +249,9 @@ export class DatasetBuilder {
     }
 
     const splits = Object.fromEntries(
-      [...this.splits.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, s]) => [name, { rows: s.rows }]),
+      [...this.splits.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([name, s]) => [name, { rows: s.rows }]),
     );
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
@@ -252,9 +270,12 @@ export class DatasetBuilder {
     const card = datasetCard(manifest, hash, this.options.description);
     const cardStored = await this.options.store.put(new TextEncoder().encode(card));
 
-    const indexFile = this.indexFile;
+    // Within a split, shards are flushed in index order; reading the splits by name gives manifest order.
+    const indexFiles = [...this.splits.entries()]
+      .filter(([, s]) => s.rows > 0)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([, s]) => s.indexFile);
     const scratch = this.scratch;
-    const hasIndex = this.acceptedCount > 0;
     return {
       hash,
       manifest,
@@ -262,33 +283,38 @@ export class DatasetBuilder {
       card,
       cardSha256: cardStored.sha256,
       async *sampleIndex(batchSize = 5_000) {
-        if (!hasIndex) return;
-        // The spill file is in flush order; entries carry (split, shard index, row), mapped to manifest order.
-        const lines = createInterface({ input: createReadStream(indexFile), crlfDelay: Number.POSITIVE_INFINITY });
+        // Each split's spill file is in shard order; entries carry (split, shard index, row), mapped to manifest order.
         let batch: SampleIndexEntry[] = [];
-        for await (const line of lines) {
-          const [sampleId, contentHash, split, source, shardIndex, row] = JSON.parse(line) as [
-            string,
-            string,
-            string,
-            string,
-            number,
-            number,
-          ];
-          const shardOrdinal = ordinalOf.get(`${split}\u0000${shardIndex}`);
-          if (shardOrdinal === undefined) throw new Error(`sample index names an unknown shard ${split}/${shardIndex}`);
-          batch.push({
-            sampleId,
-            contentHash,
-            split,
-            source,
-            shardOrdinal,
-            row,
-            position: (firstPosition[shardOrdinal] ?? 0) + row,
+        for (const indexFile of indexFiles) {
+          const lines = createInterface({
+            input: createReadStream(indexFile),
+            crlfDelay: Number.POSITIVE_INFINITY,
           });
-          if (batch.length >= batchSize) {
-            yield batch;
-            batch = [];
+          for await (const line of lines) {
+            const [sampleId, contentHash, split, source, shardIndex, row] = JSON.parse(line) as [
+              string,
+              string,
+              string,
+              string,
+              number,
+              number,
+            ];
+            const shardOrdinal = ordinalOf.get(`${split}\u0000${shardIndex}`);
+            if (shardOrdinal === undefined)
+              throw new Error(`sample index names an unknown shard ${split}/${shardIndex}`);
+            batch.push({
+              sampleId,
+              contentHash,
+              split,
+              source,
+              shardOrdinal,
+              row,
+              position: (firstPosition[shardOrdinal] ?? 0) + row,
+            });
+            if (batch.length >= batchSize) {
+              yield batch;
+              batch = [];
+            }
           }
         }
         if (batch.length) yield batch;

@@ -52,7 +52,13 @@ export async function* readJsonl(path: string, label = path): AsyncGenerator<Raw
     try {
       return { ok: true, location, value: JSON.parse(line) };
     } catch (error) {
-      return { ok: false, location, reason: "malformed", message: `not JSON: ${(error as Error).message}`, raw: line };
+      return {
+        ok: false,
+        location,
+        reason: "malformed",
+        message: `not JSON: ${(error as Error).message}`,
+        raw: line,
+      };
     }
   };
   for await (const chunk of createReadStream(path)) {
@@ -89,7 +95,11 @@ export async function* readParquetFile(path: string, label = path): AsyncGenerat
     return;
   }
   for (let i = 0; i < table.numRows; i++) {
-    yield { ok: true, location: `${label}#${i + 1}`, value: (table.get(i) as { toJSON(): unknown }).toJSON() };
+    yield {
+      ok: true,
+      location: `${label}#${i + 1}`,
+      value: (table.get(i) as { toJSON(): unknown }).toJSON(),
+    };
   }
 }
 
@@ -99,7 +109,10 @@ function plain(value: unknown): unknown {
   if (typeof (value as { toArray?: unknown }).toArray === "function" && Symbol.iterator in value) {
     return Array.from(value as Iterable<unknown>, plain);
   }
-  const source = typeof (value as { toJSON?: unknown }).toJSON === "function" ? (value as { toJSON(): object }).toJSON() : value;
+  const source =
+    typeof (value as { toJSON?: unknown }).toJSON === "function"
+      ? (value as { toJSON(): object }).toJSON()
+      : value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(source)) {
     const p = plain(v);
@@ -184,21 +197,40 @@ export async function ingestFiles(
     const records = format === "parquet" ? readParquetFile(input.path, label) : readJsonl(input.path, label);
     for await (const record of records) {
       if (!record.ok) {
-        await reject({ reason: record.reason, location: record.location, message: record.message, record: record.raw });
+        await reject({
+          reason: record.reason,
+          location: record.location,
+          message: record.message,
+          record: record.raw,
+        });
         continue;
       }
       let value = record.value;
       try {
         if (format === "parquet") value = decodeJsonColumns(kind, plain(value) as Record<string, unknown>);
       } catch (error) {
-        await reject({ reason: "malformed", location: record.location, message: (error as Error).message, record: value });
+        await reject({
+          reason: "malformed",
+          location: record.location,
+          message: (error as Error).message,
+          record: value,
+        });
         continue;
       }
       const parsed = schema.safeParse(value);
       if (!parsed.success) {
-        await reject({ reason: "invalid", location: record.location, message: formatIssues(parsed.error), record: value });
-      } else if (!overBudget) {
-        const duplicate = await builder.add(input.split, completeSample(kind, parsed.data, defaultSource), record.location);
+        await reject({
+          reason: "invalid",
+          location: record.location,
+          message: formatIssues(parsed.error),
+          record: value,
+        });
+      } else {
+        const sample = completeSample(kind, parsed.data, defaultSource);
+        // Past the budget nothing is added, but ids are still noted so later duplicates get reported too.
+        const duplicate = overBudget
+          ? builder.claimId(sample, record.location)
+          : await builder.add(input.split, sample, record.location);
         if (duplicate) await reject(duplicate);
       }
     }
@@ -207,7 +239,11 @@ export async function ingestFiles(
 }
 
 /** Fill what an input may omit: `source` from the file, `meta` empty, `tools` null, `id` from the content. */
-export function completeSample(kind: DatasetKind, input: Record<string, unknown>, defaultSource: string): Sample {
+export function completeSample(
+  kind: DatasetKind,
+  input: Record<string, unknown>,
+  defaultSource: string,
+): Sample {
   const sample = {
     ...input,
     source: (input.source as string | undefined) ?? defaultSource,

@@ -1,7 +1,13 @@
 /**
  * @module Manifest assembly and hashing: a version's id is the sha256 of its canonical manifest JSON.
  */
-import { arrowSchemas, type DatasetKind, describeSchema, MANIFEST_FORMAT, Manifest } from "@sovereign/schemas";
+import {
+  arrowSchemas,
+  type DatasetKind,
+  describeSchema,
+  MANIFEST_FORMAT,
+  Manifest,
+} from "@sovereign/schemas";
 import { canonicalJson, sha256Hex } from "./hashing";
 
 export function schemaFingerprint(kind: DatasetKind): string {

@@ -11,7 +11,11 @@ export function shardLabel(shard: Pick<ShardEntry, "path">, versionHash: string)
 }
 
 /** Verified bytes of one shard; a mismatch throws BlobIntegrityError naming the shard and the version. */
-export function readShardBytes(store: BlobStore, versionHash: string, shard: ShardEntry): Promise<Uint8Array> {
+export function readShardBytes(
+  store: BlobStore,
+  versionHash: string,
+  shard: ShardEntry,
+): Promise<Uint8Array> {
   return store.get(shard.sha256, shardLabel(shard, versionHash));
 }
 
