@@ -3,7 +3,7 @@
  * (Postgres compiled to WASM) in a local data directory. Same drizzle schema and migrations on both.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { migrationsFolder } from "@sovereign/migrations";
 import { tables } from "@sovereign/schemas";
@@ -89,15 +89,21 @@ export function redactUrl(url: string): string {
  * file beside the directory turns that into a clear error naming the process that holds it.
  */
 export function lockDataDir(dataDir: string): () => void {
-  const lockPath = `${dataDir.replace(/\/+$/, "")}.lock`;
+  const lockPath = `${resolve(dataDir)}.lock`;
+  if (heldHere.has(lockPath)) throw new DatabaseLockedError(dataDir, process.pid);
   mkdirSync(dirname(lockPath), { recursive: true });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(lockPath, String(process.pid), { flag: "wx" });
-      return () => rmSync(lockPath, { force: true });
+      heldHere.add(lockPath);
+      return () => {
+        heldHere.delete(lockPath);
+        rmSync(lockPath, { force: true });
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const holder = Number(readFileSync(lockPath, "utf8").trim());
+      // Our own pid in a lock we do not hold is a leftover from an earlier process (a restarted container).
       if (holder && holder !== process.pid && isAlive(holder)) {
         throw new DatabaseLockedError(dataDir, holder);
       }
@@ -106,6 +112,9 @@ export function lockDataDir(dataDir: string): () => void {
   }
   throw new DatabaseLockedError(dataDir, 0);
 }
+
+/** Lock files this process holds. */
+const heldHere = new Set<string>();
 
 export class DatabaseLockedError extends Error {
   constructor(

@@ -1,0 +1,78 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DatabaseLockedError, lockDataDir, openDatabase, redactUrl } from "../src/index";
+import { openTestDatabase, testDatabaseKinds } from "../src/testing";
+
+function rowsOf(result: unknown): Record<string, unknown>[] {
+  return Array.isArray(result) ? result : ((result as { rows: Record<string, unknown>[] }).rows ?? []);
+}
+
+describe.each(testDatabaseKinds())("migrations on %s", (kind) => {
+  it("create every table and trigger, and applying them again changes nothing", async () => {
+    const handle = await openTestDatabase(kind);
+    try {
+      expect(handle.kind).toBe(kind);
+      await handle.migrate();
+      const tables = rowsOf(
+        await handle.db.execute(
+          sql`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
+        ),
+      ).map((r) => r.table_name);
+      expect(tables).toEqual(["dataset_versions", "datasets", "samples", "shards"]);
+      const triggers = rowsOf(
+        await handle.db.execute(
+          sql`SELECT DISTINCT trigger_name FROM information_schema.triggers ORDER BY trigger_name`,
+        ),
+      ).map((r) => r.trigger_name);
+      expect(triggers).toEqual(["dataset_versions_immutable", "samples_immutable", "shards_immutable"]);
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
+describe("embedded database directory", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "db-lock-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("persists data across opens and locks the directory while open", async () => {
+    const dataDir = join(dir, "pg");
+    const first = await openDatabase({ dataDir });
+    await first.migrate();
+    await first.db.execute(sql`INSERT INTO datasets (name, kind) VALUES ('kept', 'text')`);
+    expect(() => lockDataDir(dataDir)).toThrow(DatabaseLockedError);
+    await expect(openDatabase({ dataDir })).rejects.toThrow(/in use by process/);
+    await first.close();
+
+    const second = await openDatabase({ dataDir });
+    const names = rowsOf(await second.db.execute(sql`SELECT name FROM datasets`)).map((r) => r.name);
+    expect(names).toEqual(["kept"]);
+    await second.close();
+  });
+
+  it("clears a lock left by a process that no longer exists", async () => {
+    const dataDir = join(dir, "stale");
+    await writeFile(`${dataDir}.lock`, "2147483646");
+    const release = lockDataDir(dataDir);
+    expect(await readFile(`${dataDir}.lock`, "utf8")).toBe(String(process.pid));
+    release();
+    // A restarted container gets the same pid as the process that left the lock behind.
+    await writeFile(`${dataDir}.lock`, String(process.pid));
+    const again = lockDataDir(dataDir);
+    expect(() => lockDataDir(dataDir)).toThrow(DatabaseLockedError);
+    again();
+  });
+
+  it("never prints a password from a database URL", () => {
+    expect(redactUrl("postgres://user:secret@db:5432/x")).toBe("postgres://user:***@db:5432/x");
+    expect(redactUrl("not a url")).not.toContain("not a url");
+  });
+});
