@@ -16,6 +16,7 @@ import {
   type RejectedEntry,
   type Sample,
   type ShardEntry,
+  SPLIT_NAME,
 } from "@sovereign/schemas";
 import type { BlobStore } from "./blob-store";
 import { datasetCard } from "./card";
@@ -141,6 +142,11 @@ export class DatasetBuilder {
     if (duplicate) return duplicate;
     let state = this.splits.get(split);
     if (!state) {
+      if (!SPLIT_NAME.test(split)) {
+        throw new Error(
+          `split name ${JSON.stringify(split)} is invalid: use lowercase letters, digits and '_', starting with a letter`,
+        );
+      }
       state = {
         buffer: [],
         bufferBytes: 0,

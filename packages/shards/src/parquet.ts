@@ -262,8 +262,11 @@ export function readShardRows(
   return out;
 }
 
-/** The same decoder as Arrow's own (WHATWG, BOM-stripping), so values match `Vector.get` exactly. */
-const utf8Decoder = new TextDecoder("utf-8");
+/**
+ * Unlike Arrow's own decoder, keeps a leading U+FEFF: a value that starts with one (real text does) must
+ * read back exactly as it was written.
+ */
+const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * Append a chunk's values, as `toPlain` would give them, to `out`. Column-at-a-time over the raw buffers:

@@ -14,7 +14,7 @@ type Run = { code: number | null; stdout: string; stderr: string };
 /** The real CLI in a child process, on the embedded database in its own data folder. */
 function curator(dataDir: string, ...args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, CURATOR_DATA_DIR: dataDir, LOG_LEVEL: "warn" };
+    const env: NodeJS.ProcessEnv = { ...process.env, CURATOR_DATA_DIR: dataDir, LOG_LEVEL: "warn" };
     delete env.DATABASE_URL;
     const child = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
