@@ -1,8 +1,10 @@
 /** @module Benchmark of the shard format: write+hash and read+verify throughput and peak memory on Thai chat samples. */
-import { existsSync } from "node:fs";
+import { once } from "node:events";
+import { createWriteStream, existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { finished } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type ChatMessage, ChatSample, type ToolDefinition } from "@sovereign/schemas";
@@ -11,22 +13,25 @@ import {
   DatasetBuilder,
   DEFAULT_SHARD_LIMITS,
   LocalBlobStore,
+  readJsonl,
   readVersionSamples,
   verifyVersion,
 } from "../src/index";
+import { defaultWorkerCount } from "../src/worker-pool";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const MB = 1_000_000;
-/** Samples generated per batch; the builder is timed on whole batches so generation stays out of the figures. */
+/** Samples generated and written to the input file per batch. */
 const GEN_BATCH = 1_000;
 /** Every this-many rows read back is regenerated and compared in full, so a fast but wrong reader fails. */
 const SPOT_CHECK_EVERY = 997;
 
-const usage = `Usage: npm run bench:shards -- [--rows N] [--max-shard-rows N] [--max-shard-mb N] [--json] [--synthetic]
+const usage = `Usage: npm run bench:shards -- [--rows N] [--max-shard-rows N] [--max-shard-mb N] [--workers N] [--json] [--synthetic]
 
   --rows N            chat samples to write (default 100000, about 350 MB of text)
   --max-shard-rows N  shard row limit (default ${DEFAULT_SHARD_LIMITS.maxRows})
   --max-shard-mb N    shard content limit in MiB (default ${DEFAULT_SHARD_LIMITS.maxBytes / 1024 / 1024})
+  --workers N         worker threads encoding shards for the builder (default: the builder's); 0 encodes in this thread
   --json              print the results as one JSON object
   --synthetic         use generated Thai-like text when THAI_DATA_DIR is absent
 
@@ -319,6 +324,7 @@ class RssSampler {
   }
 
   sample(): void {
+    // The process's RSS: worker threads share it, so their memory is counted too.
     const rss = process.memoryUsage.rss();
     if (rss > this.peak) {
       this.peak = rss;
@@ -343,19 +349,20 @@ class RssSampler {
 
 type Phase = {
   seconds: number;
+  /** CPU time of the whole process: the main thread, the workers and V8's helper threads. */
   cpuSeconds: number;
   mbPerSec: number;
-  mbPerSecPerCore: number;
+  mbPerCpuSecond: number;
   peakRssMb: number;
 };
 
-function phase(inputMb: number, ms: number, cpuMicros: number, peakRss: number, coresUsed: number): Phase {
+function phase(inputMb: number, ms: number, cpuMicros: number, peakRss: number): Phase {
   const seconds = ms / 1000;
   return {
     seconds: round(seconds, 3),
     cpuSeconds: round(cpuMicros / 1e6, 3),
     mbPerSec: round(inputMb / seconds, 1),
-    mbPerSecPerCore: round(inputMb / seconds / coresUsed, 1),
+    mbPerCpuSecond: round(inputMb / (cpuMicros / 1e6), 1),
     peakRssMb: round(peakRss / MB, 1),
   };
 }
@@ -366,6 +373,14 @@ const cpuMicros = () => {
   return u.user + u.system;
 };
 
+/** Run `work` and time it: wall clock and the process's CPU time. */
+async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number; cpu: number }> {
+  const c0 = cpuMicros();
+  const t0 = performance.now();
+  const result = await work();
+  return { result, ms: performance.now() - t0, cpu: cpuMicros() - c0 };
+}
+
 function positiveInt(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -374,12 +389,46 @@ function positiveInt(value: string | undefined, fallback: number, flag: string):
   return n;
 }
 
+function workerCount(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`--workers needs a whole number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/**
+ * Write the samples as JSONL, validated, outside any timed region; returns their JSON size. Timing the
+ * builder while this thread generates samples would overstate it: with workers, encoding goes on in the
+ * background while the generator runs, so the builder would seem to cost only what `add` takes.
+ */
+async function writeInput(composer: SampleComposer, rows: number, file: string): Promise<number> {
+  const out = createWriteStream(file);
+  let bytes = 0;
+  for (let start = 0; start < rows; start += GEN_BATCH) {
+    const lines: string[] = [];
+    for (let i = start; i < Math.min(rows, start + GEN_BATCH); i++) {
+      const sample = composer.sample(i);
+      const parsed = ChatSample.safeParse(sample);
+      if (!parsed.success) throw new Error(`generated sample ${i} is invalid: ${parsed.error.message}`);
+      const json = JSON.stringify(sample);
+      bytes += Buffer.byteLength(json);
+      lines.push(`${json}\n`);
+    }
+    if (!out.write(lines.join(""))) await once(out, "drain");
+  }
+  out.end();
+  await finished(out);
+  return bytes;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       rows: { type: "string" },
       "max-shard-rows": { type: "string" },
       "max-shard-mb": { type: "string" },
+      workers: { type: "string" },
       json: { type: "boolean", default: false },
       synthetic: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -390,6 +439,7 @@ async function main(): Promise<void> {
     return;
   }
   const rows = Math.floor(positiveInt(values.rows, 100_000, "--rows"));
+  const workers = workerCount(values.workers);
   const limits = {
     maxRows: Math.floor(
       positiveInt(values["max-shard-rows"], DEFAULT_SHARD_LIMITS.maxRows, "--max-shard-rows"),
@@ -417,120 +467,116 @@ async function main(): Promise<void> {
   };
   log(
     `bench:shards: ${rows} chat samples from ${haveData ? `the Thai reference data (${dataDir})` : "synthetic text"}; ` +
-      `shards of at most ${limits.maxRows} rows / ${limits.maxBytes / 1024 / 1024} MiB`,
+      `shards of at most ${limits.maxRows} rows / ${limits.maxBytes / 1024 / 1024} MiB; ` +
+      `workers ${workers ?? `default (${defaultWorkerCount()})`}`,
   );
 
   const root = await mkdtemp(path.join(os.tmpdir(), "bench-shards-"));
   const rss = new RssSampler();
   try {
-    const store = new LocalBlobStore(path.join(root, "blobs"));
-    const builder = new DatasetBuilder({
-      dataset: "bench-thai-chat",
-      kind: "chat",
-      store,
-      scratchDir: path.join(root, "scratch"),
-      pipeline: { name: "bench:shards", config: { rows, limits } },
-      limits,
-      // Flushes are the memory high points; sample right after each one, since the interval may not fire.
-      onProgress: () => rss.sample(),
+    const input = path.join(root, "input.jsonl");
+    const generation = await timed(() => writeInput(composer, rows, input));
+    const inputBytes = generation.result;
+
+    // What reading and parsing the input costs on its own: the part of the write phase that is not the builder.
+    const parseOnly = await timed(async () => {
+      let n = 0;
+      for await (const record of readJsonl(input)) if (record.ok) n++;
+      return n;
     });
+    if (parseOnly.result !== rows) throw new Error(`parsed ${parseOnly.result} records, wrote ${rows}`);
 
-    // Write: samples are generated and validated in batches outside the timed region; only the builder is timed.
+    // Write: the real ingest path, timed end to end: JSONL read and parsed, every sample added, finish().
+    const store = new LocalBlobStore(path.join(root, "blobs"));
     rss.endPhase();
-    let inputBytes = 0;
-    let genMs = 0;
-    let writeMs = 0;
-    let writeCpu = 0;
-    for (let start = 0; start < rows; start += GEN_BATCH) {
-      const g0 = performance.now();
-      const batch: ChatSample[] = [];
-      for (let i = start; i < Math.min(rows, start + GEN_BATCH); i++) {
-        const sample = composer.sample(i);
-        const parsed = ChatSample.safeParse(sample);
-        if (!parsed.success) throw new Error(`generated sample ${i} is invalid: ${parsed.error.message}`);
-        inputBytes += Buffer.byteLength(JSON.stringify(sample));
-        batch.push(sample);
+    const write = await timed(async () => {
+      const builder = new DatasetBuilder({
+        dataset: "bench-thai-chat",
+        kind: "chat",
+        store,
+        scratchDir: path.join(root, "scratch"),
+        pipeline: { name: "bench:shards", config: { rows, limits } },
+        limits,
+        ...(workers === undefined ? {} : { workers }),
+        // Flushes are the memory high points; sample right after each one, since the interval may not fire.
+        onProgress: () => rss.sample(),
+      });
+      try {
+        let added = 0;
+        for await (const record of readJsonl(input)) {
+          if (!record.ok) throw new Error(`${record.location}: ${record.message}`);
+          // Validated when generated: the samples go straight to the builder.
+          const duplicate = await builder.add("train", record.value as ChatSample, record.location);
+          if (duplicate) throw new Error(duplicate.message);
+          if (++added % GEN_BATCH === 0) rss.sample();
+        }
+        return await builder.finish();
+      } catch (error) {
+        await builder.abort();
+        throw error;
       }
-      genMs += performance.now() - g0;
-
-      const c0 = cpuMicros();
-      const w0 = performance.now();
-      for (const [k, sample] of batch.entries()) {
-        const duplicate = await builder.add("train", sample, `bench#${start + k}`);
-        if (duplicate) throw new Error(duplicate.message);
-      }
-      writeMs += performance.now() - w0;
-      writeCpu += cpuMicros() - c0;
-      rss.sample();
-    }
-    const c0 = cpuMicros();
-    const f0 = performance.now();
-    const built = await builder.finish();
-    writeMs += performance.now() - f0;
-    writeCpu += cpuMicros() - c0;
+    });
+    const built = write.result;
     const writePeak = rss.endPhase();
     await built.dispose();
 
-    // Read back: every shard re-hashed and decoded; checks of the decoded rows are timed apart and excluded.
-    const r0 = performance.now();
-    const rc0 = cpuMicros();
+    // Read back: every shard re-hashed and decoded, in manifest order, in this thread. The checks of the
+    // decoded rows (every row's id, every 997th row in full) are timed apart and left out of the wall times
+    // (the CPU times still include them).
     let checkMs = 0;
-    let checkCpu = 0;
-    let rowsRead = 0;
-    for await (const { shard, samples } of readVersionSamples(store, built.hash, built.manifest)) {
-      const k0 = performance.now();
-      const kc0 = cpuMicros();
-      rss.sample();
-      if (samples.length !== shard.rows)
-        throw new Error(`${shard.path}: ${samples.length} rows, manifest says ${shard.rows}`);
-      for (const sample of samples) {
-        if (rowsRead % SPOT_CHECK_EVERY === 0) {
-          const expected = canonicalJson(composer.sample(rowsRead));
-          if (canonicalJson(sample) !== expected)
-            throw new Error(`row ${rowsRead} reads back different from what was written`);
-        } else if (sample.id !== `th-chat-${rowsRead.toString().padStart(9, "0")}`) {
-          throw new Error(`row ${rowsRead} has id ${sample.id}: rows are out of order`);
+    const read = await timed(async () => {
+      let rowsRead = 0;
+      for await (const { shard, samples } of readVersionSamples(store, built.hash, built.manifest)) {
+        const k0 = performance.now();
+        rss.sample();
+        if (samples.length !== shard.rows)
+          throw new Error(`${shard.path}: ${samples.length} rows, manifest says ${shard.rows}`);
+        for (const sample of samples) {
+          if (rowsRead % SPOT_CHECK_EVERY === 0) {
+            const expected = canonicalJson(composer.sample(rowsRead));
+            if (canonicalJson(sample) !== expected)
+              throw new Error(`row ${rowsRead} reads back different from what was written`);
+          } else if (sample.id !== `th-chat-${rowsRead.toString().padStart(9, "0")}`) {
+            throw new Error(`row ${rowsRead} has id ${sample.id}: rows are out of order`);
+          }
+          rowsRead++;
         }
-        rowsRead++;
+        checkMs += performance.now() - k0;
       }
-      checkMs += performance.now() - k0;
-      checkCpu += cpuMicros() - kc0;
-    }
-    const readMs = performance.now() - r0 - checkMs;
-    const readCpu = cpuMicros() - rc0 - checkCpu;
-    if (rowsRead !== rows) throw new Error(`read ${rowsRead} rows back, wrote ${rows}`);
+      return rowsRead;
+    });
+    if (read.result !== rows) throw new Error(`read ${read.result} rows back, wrote ${rows}`);
 
-    const v0 = performance.now();
-    const vc0 = cpuMicros();
-    const report = await verifyVersion(store, built.hash, built.manifest);
-    const verifyMs = performance.now() - v0;
-    const verifyCpu = cpuMicros() - vc0;
-    if (!report.ok) throw new Error(`verifyVersion failed: ${JSON.stringify(report).slice(0, 500)}`);
+    const verify = await timed(() => verifyVersion(store, built.hash, built.manifest));
+    if (!verify.result.ok)
+      throw new Error(`verifyVersion failed: ${JSON.stringify(verify.result).slice(0, 500)}`);
     const readPeak = rss.endPhase();
     rss.stop();
 
     const inputMb = inputBytes / MB;
     const compressed = built.manifest.shards.reduce((n, s) => n + s.bytes, 0);
-    // The builder and readers run on the main thread (the thread pool only does file I/O), so one core works.
-    const coresUsed = 1;
     const results = {
       rows,
       source: haveData ? "thai-reference-data" : "synthetic",
       limits: { maxRows: limits.maxRows, maxMiB: limits.maxBytes / 1024 / 1024 },
+      workers: workers ?? `default (${defaultWorkerCount()})`,
       machine: {
-        cores: os.cpus().length,
+        cores: os.availableParallelism(),
         cpu: os.cpus()[0]?.model ?? "unknown",
         memoryGiB: round(os.totalmem() / 1024 ** 3, 1),
         node: process.version,
       },
       inputMb: round(inputMb, 2),
       avgSampleBytes: Math.round(inputBytes / rows),
-      generateSeconds: round(genMs / 1000, 3),
-      coresUsed,
-      writeHash: phase(inputMb, writeMs, writeCpu, writePeak, coresUsed),
-      readVerify: phase(inputMb, readMs + verifyMs, readCpu + verifyCpu, readPeak, coresUsed),
-      readDecode: phase(inputMb, readMs, readCpu, readPeak, coresUsed),
-      verifyVersion: phase(inputMb, verifyMs, verifyCpu, readPeak, coresUsed),
+      generateSeconds: round(generation.ms / 1000, 3),
+      parseOnlySeconds: round(parseOnly.ms / 1000, 3),
+      writeHash: phase(inputMb, write.ms, write.cpu, writePeak),
+      /** The write phase less the parse-only pass: exact without workers, an upper bound with them. */
+      writeLessParseMbPerSec: round(inputMb / ((write.ms - parseOnly.ms) / 1000), 1),
+      readVerify: phase(inputMb, read.ms - checkMs + verify.ms, read.cpu + verify.cpu, readPeak),
+      readDecode: phase(inputMb, read.ms - checkMs, read.cpu, readPeak),
+      readChecksSeconds: round(checkMs / 1000, 3),
+      verifyVersion: phase(inputMb, verify.ms, verify.cpu, readPeak),
       peakRssMb: round(rss.peak / MB, 1),
       maxRssMb: round((process.resourceUsage().maxRSS * 1024) / MB, 1),
       atPeakMb: {
@@ -550,15 +596,18 @@ async function main(): Promise<void> {
     }
     const line = (name: string, p: Phase) =>
       `  ${name.padEnd(15)} ${p.seconds.toFixed(2).padStart(7)} s  ${p.mbPerSec.toFixed(1).padStart(6)} MB/s  ` +
-      `${p.mbPerSecPerCore.toFixed(1).padStart(6)} MB/s/core  cpu ${p.cpuSeconds.toFixed(2)} s`;
+      `cpu ${p.cpuSeconds.toFixed(2)} s (${p.mbPerCpuSecond.toFixed(1)} MB per cpu-second)`;
     console.log(
       [
-        `  input           ${results.inputMb} MB (${results.avgSampleBytes} B/sample JSON), generated in ${results.generateSeconds} s (excluded)`,
+        `  input           ${results.inputMb} MB (${results.avgSampleBytes} B/sample JSON), generated as JSONL in ${results.generateSeconds} s (excluded)`,
+        `  parse only      ${results.parseOnlySeconds.toFixed(2).padStart(7)} s  (reading and parsing the JSONL, no builder)`,
         line("write+hash", results.writeHash),
+        `                  ${results.writeLessParseMbPerSec.toFixed(1)} MB/s with the parse-only time taken off`,
         line("read+verify", results.readVerify),
         line("  read+decode", results.readDecode),
+        `                  checking the rows ${results.readChecksSeconds.toFixed(2)} s (left out)`,
         line("  verifyVersion", results.verifyVersion),
-        `  cores           ${results.machine.cores} on the machine, ${coresUsed} doing the work (main thread; GC helper threads explain cpu > wall)`,
+        `  threads         ${results.machine.cores} cores; workers ${results.workers}; cpu counts every thread of the process`,
         `  peak RSS        ${results.peakRssMb} MB sampled (write ${results.writeHash.peakRssMb}, read ${results.readVerify.peakRssMb}); maxRSS ${results.maxRssMb} MB`,
         `                  at the peak: JS heap ${results.atPeakMb.heapUsed} MB used of ${results.atPeakMb.heapTotal}, external ${results.atPeakMb.external} MB (array buffers ${results.atPeakMb.arrayBuffers})`,
         `  shards          ${results.shards}, ${results.compressedBytes} bytes, compression ${results.compressionRatio}x`,

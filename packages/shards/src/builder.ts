@@ -1,7 +1,8 @@
 /**
  * @module Streaming version builder: validated samples in, bounded Parquet shards out, then the manifest,
  * its hash and the dataset card. Memory is bounded by the shard limits, not by the dataset: shards are
- * written to the blob store as they fill, and the per-sample index is spilled to a temporary file.
+ * written to the blob store as they fill, and the per-sample index is spilled to a temporary file. Full
+ * shards are encoded by worker threads while the caller goes on adding samples.
  */
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -9,7 +10,6 @@ import { appendFile, mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import {
-  contentFields,
   type DatasetKind,
   MANIFEST_FORMAT,
   type Manifest,
@@ -20,9 +20,12 @@ import {
 } from "@sovereign/schemas";
 import type { BlobStore } from "./blob-store";
 import { datasetCard } from "./card";
-import { canonicalJson, sha256Hex } from "./hashing";
+import { canonicalJson, hasJsonForm } from "./hashing";
 import { configHash, manifestBytes, manifestHash, schemaFingerprint, shardPath } from "./manifest";
-import { writeShard } from "./parquet";
+import { type EncodedShard, type EncodeJob, encodeShard, JsonRows, runShardJob } from "./shard-jobs";
+import { defaultWorkerCount, WorkerPool } from "./worker-pool";
+
+export { sampleContentHash } from "./shard-jobs";
 
 export type ShardLimits = {
   /** Most rows in one shard. */
@@ -89,21 +92,40 @@ export type BuilderOptions = {
   description?: string;
   limits?: Partial<ShardLimits>;
   onProgress?: (progress: BuildProgress) => void;
+  /**
+   * Worker threads that encode full shards while `add` goes on. At most this many shards are in flight, so
+   * memory holds up to `workers` shards being encoded besides the one being filled in each split. 0 encodes
+   * every shard in the calling thread. Default: the cores there are, at most 4, started once the build has
+   * taken in 16 MiB of rows (the shards of a smaller build are encoded in the calling thread). The shards,
+   * manifest and hash do not depend on it.
+   */
+  workers?: number;
 };
 
 type PendingShard = { split: string; index: number; sha256: string; bytes: number; rows: number };
-/** `indexFile`: the split's own spill file, so the index can be read back split by split in manifest order. */
-type SplitState = { buffer: Sample[]; bufferBytes: number; shards: number; rows: number; indexFile: string };
+/**
+ * The rows of the shard being filled are kept as given (`buffer`) when this thread encodes them, and as the
+ * JSON made for the size limit (`json`) when workers may. `indexFile`: the split's own spill file, so the
+ * index can be read back split by split in manifest order.
+ */
+type SplitState = {
+  buffer: Sample[];
+  json: JsonRows;
+  bufferBytes: number;
+  shards: number;
+  rows: number;
+  indexFile: string;
+};
 
-export function sampleContentHash(kind: DatasetKind, sample: Sample): string {
-  return sha256Hex(contentCanonical(kind, sample));
-}
+const ENCODE_WORKER = new URL("./shard-worker.cjs", import.meta.url);
 
-function contentCanonical(kind: DatasetKind, sample: Sample): string {
-  const content: Record<string, unknown> = {};
-  for (const field of contentFields[kind]) content[field] = (sample as Record<string, unknown>)[field];
-  return canonicalJson(content);
-}
+/**
+ * Rows a build takes in before the default workers start; until then shards are encoded in the calling
+ * thread. Starting a worker costs about 0.5 s of CPU (loading tsx, Arrow and the schemas), as much as
+ * encoding 20 MB here: small builds never pay it, and a large one starts them early in its first shard
+ * (with the default limits), so that their start-up overlaps filling it.
+ */
+const WORKERS_AFTER_BYTES = 16 * 1024 * 1024;
 
 export class DatasetBuilder {
   private readonly limits: ShardLimits;
@@ -117,10 +139,26 @@ export class DatasetBuilder {
   private acceptedCount = 0;
   private shardBytes = 0;
   private finished = false;
+  private readonly workers: number;
+  /** Rows taken in, and how many before the workers start. */
+  private addedBytes = 0;
+  private readonly workersAfter: number;
+  private pool: WorkerPool | undefined;
+  /** Shards handed to workers and not stored yet, oldest first. */
+  private readonly inFlight: Promise<void>[] = [];
+  /**
+   * The last shard to be stored. Each is stored after the one flushed before it, whatever order the workers
+   * finish in, so shards and index lines are recorded exactly as when this thread encodes them in turn.
+   */
+  private stored: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: BuilderOptions) {
     this.limits = { ...DEFAULT_SHARD_LIMITS, ...options.limits };
     if (this.limits.maxRows < 1 || this.limits.maxBytes < 1) throw new Error("shard limits must be positive");
+    this.workers = options.workers ?? defaultWorkerCount();
+    this.workersAfter = options.workers === undefined ? WORKERS_AFTER_BYTES : 0;
+    if (!Number.isInteger(this.workers) || this.workers < 0)
+      throw new Error(`workers must be a whole number, got ${options.workers}`);
     this.scratch = join(options.scratchDir, `build-${process.pid}-${randomBytes(6).toString("hex")}`);
     this.rejectedFile = join(this.scratch, "rejected.jsonl");
   }
@@ -134,8 +172,9 @@ export class DatasetBuilder {
   }
 
   /**
-   * Add one validated sample; resolves once any shard it completed is stored. A sample whose id is already
-   * in the version is not added: the rejection is returned for the caller to keep (`reject`) or to count.
+   * Add one validated sample; resolves once any shard it completed is stored, or, with workers, handed to
+   * one with fewer than `workers` shards then in flight. A sample whose id is already in the version is not
+   * added: the rejection is returned for the caller to keep (`reject`) or to count.
    */
   async add(split: string, sample: Sample, location: string): Promise<RejectedRecord | undefined> {
     const duplicate = this.claimId(sample, location);
@@ -149,6 +188,7 @@ export class DatasetBuilder {
       }
       state = {
         buffer: [],
+        json: new JsonRows(),
         bufferBytes: 0,
         shards: 0,
         rows: 0,
@@ -156,13 +196,26 @@ export class DatasetBuilder {
       };
       this.splits.set(split, state);
     }
-    const size = rowSize(sample);
-    if (state.buffer.length > 0 && state.bufferBytes + size > this.limits.maxBytes)
+    // The JSON length of the row: close to its in-memory and uncompressed Parquet size.
+    const json = JSON.stringify(sample);
+    const size = Buffer.byteLength(json);
+    if (this.workers > 0 && "tools" in sample && !hasJsonForm(sample.tools)) {
+      // Workers rebuild rows from this JSON, where a non-finite number in the free-form tool parameters would
+      // quietly become null: refuse it as the content hash refuses it when this thread encodes.
+      canonicalJson(sample.tools, "$.tools");
+    }
+    if (state.bufferBytes > 0 && state.bufferBytes + size > this.limits.maxBytes)
       await this.flush(split, state);
-    state.buffer.push(sample);
+    if (this.workers > 0) state.json.push(json);
+    else state.buffer.push(sample);
     state.bufferBytes += size;
     this.acceptedCount++;
-    if (state.buffer.length >= this.limits.maxRows) await this.flush(split, state);
+    this.addedBytes += size;
+    if (this.workers > 0 && !this.pool && this.addedBytes >= this.workersAfter) {
+      this.pool = new WorkerPool(ENCODE_WORKER, this.workers, "encoding shards");
+      this.pool.start();
+    }
+    if (state.buffer.length + state.json.count >= this.limits.maxRows) await this.flush(split, state);
     return undefined;
   }
 
@@ -192,22 +245,50 @@ export class DatasetBuilder {
     this.report();
   }
 
+  /**
+   * Close the split's open shard. Once the workers have started, one of them encodes it and this returns as
+   * soon as fewer than `workers` shards are in flight; until then this thread encodes it.
+   */
   private async flush(split: string, state: SplitState): Promise<void> {
-    const rows = state.buffer;
+    const index = state.shards++;
+    const samples = state.buffer;
+    const job: EncodeJob | undefined =
+      this.workers > 0
+        ? { job: "encode", kind: this.options.kind, split, shardIndex: index, rows: state.json.take() }
+        : undefined;
     state.buffer = [];
     state.bufferBytes = 0;
-    const bytes = writeShard(this.options.kind, rows);
-    const stored = await this.options.store.put(bytes);
-    const index = state.shards++;
-    this.shards.push({ split, index, sha256: stored.sha256, bytes: stored.bytes, rows: rows.length });
+    const failed = (error: Error) =>
+      new Error(`encoding shard ${index} of split ${split} failed: ${error.message}`, { cause: error });
+    if (!job || !this.pool) {
+      let shard: EncodedShard;
+      try {
+        shard = job ? runShardJob(job) : encodeShard(this.options.kind, split, index, samples);
+      } catch (error) {
+        throw failed(error as Error);
+      }
+      await this.store(split, state, index, shard);
+      return;
+    }
+    while (this.inFlight.length >= this.workers) await this.inFlight.shift();
+    const encoded = this.pool.run<EncodedShard>(job, [job.rows.buffer]).catch((error: Error) => {
+      throw failed(error);
+    });
+    const stored = this.stored.then(() => encoded).then((shard) => this.store(split, state, index, shard));
+    // Each is awaited later, or dropped by abort(): never an unhandled rejection in between.
+    encoded.catch(() => {});
+    stored.catch(() => {});
+    this.stored = stored;
+    this.inFlight.push(stored);
+  }
+
+  private async store(split: string, state: SplitState, index: number, shard: EncodedShard): Promise<void> {
+    const stored = await this.options.store.put(shard.bytes);
+    this.shards.push({ split, index, sha256: stored.sha256, bytes: stored.bytes, rows: shard.rows });
     this.shardBytes += stored.bytes;
     await mkdir(this.scratch, { recursive: true });
-    const lines = rows.map(
-      (s, row) =>
-        `${JSON.stringify([s.id, sampleContentHash(this.options.kind, s), split, s.source, index, row])}\n`,
-    );
-    await appendFile(state.indexFile, lines.join(""));
-    state.rows += rows.length;
+    await appendFile(state.indexFile, shard.index);
+    state.rows += shard.rows;
     this.report();
   }
 
@@ -226,7 +307,12 @@ export class DatasetBuilder {
 
   async finish(): Promise<BuiltVersion> {
     this.assertOpen();
-    for (const [split, state] of this.splits) if (state.buffer.length) await this.flush(split, state);
+    try {
+      for (const [split, state] of this.splits) if (state.bufferBytes > 0) await this.flush(split, state);
+      await this.stored;
+    } finally {
+      await this.pool?.close();
+    }
     this.finished = true;
 
     // Manifest order: splits by name, then shard index. Paths need the shard count, known only now.
@@ -329,14 +415,12 @@ export class DatasetBuilder {
     };
   }
 
-  /** Abandon the build: remove scratch files. Shards already stored stay as unreferenced blobs. */
+  /** Abandon the build: stop the workers, remove scratch files. Shards already stored stay as unreferenced blobs. */
   async abort(): Promise<void> {
     this.finished = true;
+    await this.pool?.close();
+    // A shard that was being stored still appends its index lines: let it finish before the files go.
+    await this.stored.catch(() => {});
     await rm(this.scratch, { recursive: true, force: true });
   }
-}
-
-function rowSize(sample: Sample): number {
-  // The canonical JSON length of the row: close to its in-memory and uncompressed Parquet size.
-  return Buffer.byteLength(JSON.stringify(sample));
 }

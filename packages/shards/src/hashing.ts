@@ -7,8 +7,9 @@
  */
 import { createHash } from "node:crypto";
 
-export function canonicalJson(value: unknown): string {
-  return encode(value, "$");
+/** `path` names the value in the error for a value JSON cannot carry. */
+export function canonicalJson(value: unknown, path = "$"): string {
+  return encode(value, path);
 }
 
 function encode(value: unknown, path: string): string {
@@ -37,6 +38,25 @@ function encode(value: unknown, path: string): string {
     }
     default:
       throw new TypeError(`${path}: a ${typeof value} has no JSON form`);
+  }
+}
+
+/** Whether `canonicalJson` takes the value; found without building its text. */
+export function hasJsonForm(value: unknown): boolean {
+  if (value === null) return true;
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object":
+      if (value instanceof Date) return !Number.isNaN(value.getTime());
+      return (Array.isArray(value) ? value : Object.values(value)).every(
+        (v) => v === undefined || hasJsonForm(v),
+      );
+    default:
+      return false;
   }
 }
 

@@ -230,14 +230,19 @@ export function writeShard(kind: DatasetKind, samples: readonly Sample[]): Uint8
   return encodeParquet(samplesToArrow(kind, samples));
 }
 
+/** The Arrow table of rows [offset, offset + limit) of a shard (all rows when no window is given). */
+export function readShardTable(bytes: Uint8Array, window?: { offset: number; limit: number }): Table {
+  const wasmTable = readParquet(bytes, window ? { offset: window.offset, limit: window.limit } : undefined);
+  return tableFromIPC(wasmTable.intoIPCStream());
+}
+
 /** Decode rows [offset, offset + limit) of a shard (all rows when no window is given). */
 export function readShardRows(
   kind: DatasetKind,
   bytes: Uint8Array,
   window?: { offset: number; limit: number },
 ): Sample[] {
-  const wasmTable = readParquet(bytes, window ? { offset: window.offset, limit: window.limit } : undefined);
-  const table = tableFromIPC(wasmTable.intoIPCStream());
+  const table = readShardTable(bytes, window);
   const names = table.schema.fields.map((f) => f.name);
   let columns: unknown[][];
   try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canonicalJson, isSha256Hex, SHA256_HEX, sha256Hex } from "../src/hashing";
+import { canonicalJson, hasJsonForm, isSha256Hex, SHA256_HEX, sha256Hex } from "../src/hashing";
 
 describe("canonicalJson", () => {
   it("does not depend on the order object keys were written in", () => {
@@ -61,6 +61,31 @@ describe("canonicalJson", () => {
     expect(() => canonicalJson({ meta: { n: 10n } })).toThrow("$.meta.n");
     expect(() => canonicalJson({ meta: { n: 10n } })).toThrow(/bigint/);
     expect(() => canonicalJson({ f: () => 1 })).toThrow("$.f");
+  });
+
+  it("hasJsonForm tells, without building the text, whether canonicalJson takes a value", () => {
+    const values: unknown[] = [
+      { a: [1, "ข", null, true, undefined, { b: -0, c: 1e21 }], d: undefined, e: new Date(0) },
+      { a: [1, Number.NaN] },
+      { a: { b: Number.NEGATIVE_INFINITY } },
+      [() => 1],
+      { s: Symbol("s") },
+      { n: 1n },
+      new Date(Number.NaN),
+    ];
+    for (const value of values) {
+      const takes = (() => {
+        try {
+          canonicalJson(value);
+          return true;
+        } catch {
+          return false;
+        }
+      })();
+      expect(hasJsonForm(value)).toBe(takes);
+    }
+    expect(values.map(hasJsonForm)).toEqual([true, false, false, false, false, false, false]);
+    expect(() => canonicalJson({ x: Number.NaN }, "$.tools")).toThrow("$.tools.x: NaN has no JSON form");
   });
 });
 

@@ -40,6 +40,7 @@ export type BuildSetup = {
   ingest?: IngestOptions;
   pipelineConfig?: unknown;
   parents?: string[];
+  workers?: number;
 };
 
 /** Build a version from input files into a fresh store under `dir`. */
@@ -56,6 +57,7 @@ export async function buildVersion(
     parents: setup.parents,
     description: "A small test dataset.",
     limits: setup.limits,
+    ...(setup.workers === undefined ? {} : { workers: setup.workers }),
   });
   await ingestFiles(builder, setup.kind, setup.inputs, setup.ingest);
   const version = await builder.finish();

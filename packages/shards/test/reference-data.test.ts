@@ -39,7 +39,9 @@ describe.skipIf(!present)("versions of the Thai reference data", () => {
         });
       }
     }
-    const social = (await readFile(join(dataDir, "corpora", "wisesight-sentiment", "neg.txt"), "utf8")).split("\n");
+    const social = (await readFile(join(dataDir, "corpora", "wisesight-sentiment", "neg.txt"), "utf8")).split(
+      "\n",
+    );
     social.forEach((line, i) => {
       if (line.trim()) rows.push({ id: `wisesight-neg-${i + 1}`, source: "wisesight", text: line, meta: {} });
     });
@@ -69,7 +71,8 @@ describe.skipIf(!present)("versions of the Thai reference data", () => {
     expect(b.version.hash).toBe(a.version.hash);
     expect(a.version.manifest.shards.length).toBeGreaterThan(2);
     const back: unknown[] = [];
-    for await (const { samples } of readVersionSamples(a.store, a.version.hash, a.version.manifest)) back.push(...samples);
+    for await (const { samples } of readVersionSamples(a.store, a.version.hash, a.version.manifest))
+      back.push(...samples);
     expect(back.length).toBe(rows.length);
     expect(canonicalJson(back)).toBe(canonicalJson(rows));
     expect((await verifyVersion(a.store, a.version.hash, a.version.manifest)).ok).toBe(true);
