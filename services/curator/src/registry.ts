@@ -23,7 +23,7 @@ import {
   type VerifyReport,
   verifyVersion,
 } from "@sovereign/shards";
-import { and, asc, count, desc, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, sql } from "drizzle-orm";
 import { CuratorError, notFound } from "./errors";
 
 const { datasets, datasetVersions, shards, samples } = tables;
@@ -119,29 +119,18 @@ export class Registry {
   }
 
   async listDatasets(): Promise<DatasetInfo[]> {
-    const rows = await this.db
-      .select({
-        name: datasets.name,
-        kind: datasets.kind,
-        description: datasets.description,
-        createdAt: datasets.createdAt,
-        versions: count(datasetVersions.hash),
-      })
-      .from(datasets)
-      .leftJoin(datasetVersions, eq(datasetVersions.datasetId, datasets.id))
-      .groupBy(datasets.id)
-      .orderBy(asc(datasets.name));
-    return rows.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() }));
+    return this.datasetInfos();
   }
 
   async getDataset(name: string): Promise<DatasetInfo> {
     assertDatasetName(name);
-    const found = (await this.listDatasetRows(name))[0];
+    const found = (await this.datasetInfos(name))[0];
     if (!found) throw notFound(`dataset ${name}`);
     return found;
   }
 
-  private async listDatasetRows(name: string): Promise<DatasetInfo[]> {
+  /** Datasets with their version counts, by name; one dataset when `name` is given. */
+  private async datasetInfos(name?: string): Promise<DatasetInfo[]> {
     const rows = await this.db
       .select({
         name: datasets.name,
@@ -152,8 +141,9 @@ export class Registry {
       })
       .from(datasets)
       .leftJoin(datasetVersions, eq(datasetVersions.datasetId, datasets.id))
-      .where(eq(datasets.name, name))
-      .groupBy(datasets.id);
+      .where(name === undefined ? undefined : eq(datasets.name, name))
+      .groupBy(datasets.id)
+      .orderBy(asc(datasets.name));
     return rows.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() }));
   }
 
@@ -575,15 +565,6 @@ export class Registry {
     if (rows.length === 0) throw notFound(`version ${prefix}…`);
     if (rows.length > 1) throw new CuratorError("BAD_REQUEST", `version prefix ${prefix} is ambiguous`);
     return rows[0]?.hash ?? prefix;
-  }
-
-  /** The shards a set of versions reference, for callers (the trainer) that pin versions. */
-  async shardsOf(hashes: string[]) {
-    return this.db
-      .select()
-      .from(shards)
-      .where(inArray(shards.versionHash, hashes))
-      .orderBy(asc(shards.ordinal));
   }
 }
 
