@@ -198,11 +198,13 @@ export class Registry {
       limits: { ...this.options.shardLimits, ...request.limits },
       onProgress: (p) => request.onProgress?.({ ...p, phase: "shards" }),
     });
+    let built: Awaited<ReturnType<DatasetBuilder["finish"]>>;
     try {
       await ingestFiles(builder, dataset.kind, request.inputs, {
         maxRejected: request.maxRejected ?? 0,
         ...(request.labelOf ? { labelOf: request.labelOf } : {}),
       });
+      built = await builder.finish();
     } catch (error) {
       await builder.abort();
       if (error instanceof InputRejectedError) {
@@ -214,7 +216,6 @@ export class Registry {
       }
       throw error;
     }
-    const built = await builder.finish();
     try {
       if (built.manifest.shards.length === 0) {
         throw new CuratorError("INPUT_REJECTED", "the inputs hold no valid record: nothing to version");
