@@ -11,6 +11,7 @@ import { readParquet } from "parquet-wasm";
 import type { z } from "zod";
 import type { DatasetBuilder, RejectedRecord } from "./builder";
 import { sampleContentHash } from "./builder";
+import { arrowToPlain, restoreToolCallContent } from "./parquet";
 
 export type InputFile = {
   path: string;
@@ -103,24 +104,6 @@ export async function* readParquetFile(path: string, label = path): AsyncGenerat
   }
 }
 
-function plain(value: unknown): unknown {
-  if (value === null || typeof value !== "object") return typeof value === "bigint" ? Number(value) : value;
-  if (Array.isArray(value)) return value.map(plain);
-  if (typeof (value as { toArray?: unknown }).toArray === "function" && Symbol.iterator in value) {
-    return Array.from(value as Iterable<unknown>, plain);
-  }
-  const source =
-    typeof (value as { toJSON?: unknown }).toJSON === "function"
-      ? (value as { toJSON(): object }).toJSON()
-      : value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(source)) {
-    const p = plain(v);
-    if (p !== null) out[k] = p;
-  }
-  return out;
-}
-
 /**
  * Parquet datasets (ours included) keep `meta`, `tools` and `ground_truth` as JSON strings; accept those
  * columns either as strings or as nested values.
@@ -131,9 +114,7 @@ function decodeJsonColumns(kind: DatasetKind, value: Record<string, unknown>): R
   if (kind === "chat") {
     if (typeof out.tools === "string") out.tools = JSON.parse(out.tools);
     if (Array.isArray(out.messages)) {
-      out.messages = out.messages.map((m: Record<string, unknown>) =>
-        m.role === "assistant" && m.content === undefined ? { ...m, content: null } : m,
-      );
+      out.messages = restoreToolCallContent(out.messages);
     }
   }
   return out;
@@ -207,7 +188,8 @@ export async function ingestFiles(
       }
       let value = record.value;
       try {
-        if (format === "parquet") value = decodeJsonColumns(kind, plain(value) as Record<string, unknown>);
+        if (format === "parquet")
+          value = decodeJsonColumns(kind, arrowToPlain(value) as Record<string, unknown>);
       } catch (error) {
         await reject({
           reason: "malformed",

@@ -255,7 +255,7 @@ export function readShardRows(
     if (!(error instanceof UnsupportedValue)) throw error;
     columns = names.map((name) => {
       const column = table.getChild(name);
-      return Array.from({ length: table.numRows }, (_, i) => toPlain(column?.get(i)));
+      return Array.from({ length: table.numRows }, (_, i) => arrowToPlain(column?.get(i)));
     });
   }
   const out: Sample[] = [];
@@ -274,7 +274,7 @@ export function readShardRows(
 const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
- * Append a chunk's values, as `toPlain` would give them, to `out`. Column-at-a-time over the raw buffers:
+ * Append a chunk's values, as `arrowToPlain` would give them, to `out`. Column-at-a-time over the raw buffers:
  * going through `Vector.get` and `StructRow.toJSON` for every value was most of the read time.
  */
 function plainColumn(data: Data, out: unknown[]): void {
@@ -319,14 +319,19 @@ function plainColumn(data: Data, out: unknown[]): void {
   }
 }
 
-/** Arrow values (Vectors, StructRows) to plain JS, dropping null struct members. */
-function toPlain(value: unknown): unknown {
+/** Arrow values (Vectors, StructRows, bigints) as plain JSON values, dropping null struct members. */
+export function arrowToPlain(value: unknown): unknown {
   if (value === null || value === undefined) return null;
+  if (typeof value === "bigint") return Number(value);
   if (typeof value !== "object") return value;
-  if (isVector(value)) return Array.from(value, toPlain);
+  if (Array.isArray(value) || isVector(value)) return Array.from(value as Iterable<unknown>, arrowToPlain);
+  const source =
+    typeof (value as { toJSON?: unknown }).toJSON === "function"
+      ? (value as { toJSON(): Record<string, unknown> }).toJSON()
+      : (value as Record<string, unknown>);
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries((value as { toJSON(): Record<string, unknown> }).toJSON())) {
-    const plain = toPlain(v);
+  for (const [k, v] of Object.entries(source)) {
+    const plain = arrowToPlain(v);
     if (plain !== null) out[k] = plain;
   }
   return out;
@@ -334,6 +339,16 @@ function toPlain(value: unknown): unknown {
 
 function isVector(value: object): value is Iterable<unknown> {
   return typeof (value as { toArray?: unknown }).toArray === "function" && Symbol.iterator in value;
+}
+
+/**
+ * Parquet stores a null struct member, which reading drops; an assistant turn that only calls tools
+ * carries `content: null`, so put it back for the row to round-trip.
+ */
+export function restoreToolCallContent(messages: Record<string, unknown>[]): Record<string, unknown>[] {
+  return messages.map((m) =>
+    m.role === "assistant" && m.content === undefined ? { ...m, content: null } : m,
+  );
 }
 
 function fromArrowRow(kind: DatasetKind, row: Record<string, unknown>): Sample {
@@ -344,10 +359,7 @@ function fromArrowRow(kind: DatasetKind, row: Record<string, unknown>): Sample {
   };
   switch (kind) {
     case "chat": {
-      const messages = (row.messages as Record<string, unknown>[]).map((m) =>
-        // Assistant turns that only call tools carry content: null; keep it so the row round-trips.
-        m.role === "assistant" && m.content === undefined ? { ...m, content: null } : m,
-      );
+      const messages = restoreToolCallContent(row.messages as Record<string, unknown>[]);
       return {
         ...base,
         messages,

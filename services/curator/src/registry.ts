@@ -221,7 +221,10 @@ export class Registry {
         throw new CuratorError("INPUT_REJECTED", "the inputs hold no valid record: nothing to version");
       }
       const existing = await this.findVersion(built.hash);
-      if (existing) return { version: existing, created: false };
+      if (existing) {
+        const { manifest: _, ...version } = existing;
+        return { version, created: false };
+      }
       const { manifest } = built;
       const totalRows = manifest.shards.reduce((n, s) => n + s.rows, 0);
       const stats = {
@@ -319,12 +322,18 @@ export class Registry {
   }
 
   async getVersion(hash: string): Promise<VersionInfo> {
+    const { manifest: _, ...info } = await this.getVersionDetail(hash);
+    return info;
+  }
+
+  /** A version with its manifest, from one query. */
+  async getVersionDetail(hash: string): Promise<VersionInfo & { manifest: Manifest }> {
     const found = await this.findVersion(hash);
     if (!found) throw notFound(`version ${hash}`);
     return found;
   }
 
-  private async findVersion(hash: string): Promise<VersionInfo | undefined> {
+  private async findVersion(hash: string): Promise<(VersionInfo & { manifest: Manifest }) | undefined> {
     assertHash(hash, "version");
     const rows = await this.db
       .select({ version: datasetVersions, name: datasets.name, kind: datasets.kind })
@@ -332,7 +341,7 @@ export class Registry {
       .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
       .where(eq(datasetVersions.hash, hash));
     const r = rows[0];
-    return r ? toVersionInfo(r.version, r.name, r.kind) : undefined;
+    return r ? { ...toVersionInfo(r.version, r.name, r.kind), manifest: r.version.manifest } : undefined;
   }
 
   async getManifest(hash: string): Promise<Manifest> {

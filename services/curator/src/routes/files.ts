@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { z } from "@hono/zod-openapi";
 import { Sha256Hex } from "@sovereign/schemas";
 import type { App } from "../context";
-import { CuratorError } from "../errors";
+import { CuratorError, errorBody } from "../errors";
 import { commonErrors, errorResponse } from "./common";
 
 export type ByteRange = { start: number; end: number };
@@ -80,13 +80,7 @@ export function registerFileRoutes(app: App) {
     const range = parseRange(c.req.header("range"), file.bytes);
     if (range === "unsatisfiable") {
       return c.json(
-        {
-          error: {
-            code: "RANGE_NOT_SATISFIABLE",
-            message: `range outside the ${file.bytes}-byte file`,
-            requestId: c.get("requestId"),
-          },
-        },
+        errorBody("RANGE_NOT_SATISFIABLE", `range outside the ${file.bytes}-byte file`, c.get("requestId")),
         416,
         { "Content-Range": `bytes */${file.bytes}` },
       );

@@ -127,10 +127,7 @@ export function registerVersionRoutes(app: App) {
   });
 
   app.openapi(get, async (c) => {
-    const registry = c.get("registry");
-    const { hash } = c.req.valid("param");
-    const version = await registry.getVersion(hash);
-    return c.json({ ...version, manifest: await registry.getManifest(hash) }, 200);
+    return c.json(await c.get("registry").getVersionDetail(c.req.valid("param").hash), 200);
   });
 
   app.openapi(commit, async (c) =>
