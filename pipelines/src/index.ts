@@ -7,12 +7,14 @@ import type { DatasetKind, PipelineSpecInput } from "@sovereign/schemas";
 import type { RecordReader } from "@sovereign/sources";
 import { legalFormats } from "./legal";
 import { mtBenchChats } from "./mt-bench";
+import { thaiAutoif, toolUseThai } from "./thai-autoif";
 import { thaiInstructions } from "./thai-instructions";
 import { thaiLegalCorpus, thaiLegalRlPrompts } from "./thai-legal";
 import { bfclFormat, openAiToolsFormat, toolUse } from "./tool-use";
 
 export { legalFormats, type StatuteMeta, sectionKey } from "./legal";
 export { mtBenchChats } from "./mt-bench";
+export { thaiAutoif, toolUseThai } from "./thai-autoif";
 export { thaiInstructions } from "./thai-instructions";
 export { thaiLegalCorpus, thaiLegalRlPrompts } from "./thai-legal";
 export { bfclFormat, openAiToolsFormat, toolUse } from "./tool-use";
@@ -43,6 +45,8 @@ export const pipelines: Record<string, PipelineSpecInput> = {
   [thaiLegalCorpus.name]: thaiLegalCorpus,
   [thaiLegalRlPrompts.name]: thaiLegalRlPrompts,
   [toolUse.name]: toolUse,
+  [thaiAutoif.name]: thaiAutoif,
+  [toolUseThai.name]: toolUseThai,
 };
 
 /** Source formats of the project's pipelines, by the name specs use. */

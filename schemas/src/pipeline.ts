@@ -92,6 +92,24 @@ export const PiiStep = z.strictObject({
 });
 
 /**
+ * Where a teacher step's model answers: any OpenAI-compatible `/chat/completions` server. `baseUrl` and `model`
+ * may be left to the environment (`TEACHER_BASE_URL`, `TEACHER_MODEL`), filled in when a run is queued so the
+ * manifest records the endpoint that made the data; the key comes from `TEACHER_API_KEY` or `OPENAI_API_KEY`.
+ */
+export const TeacherEndpoint = z.strictObject({
+  /** The API root, e.g. `http://localhost:8000/v1`. */
+  baseUrl: z.url().optional(),
+  model: z.string().min(1).optional(),
+  /** Requests in flight at once, per unit of work. */
+  concurrency: z.number().int().positive().default(8),
+  timeoutMs: z.number().int().positive().optional(),
+  retries: z.number().int().nonnegative().optional(),
+  /** Most tokens the run may spend on new requests (cached answers are free); past it the run fails. */
+  budgetTokens: z.number().int().positive().optional(),
+});
+export type TeacherEndpoint = z.infer<typeof TeacherEndpoint>;
+
+/**
  * Constrained AutoIF with a teacher model (chat pipelines, first step only): each sample's first user turn is a
  * seed query; the step composes a prompt with verifiable constraints (`@sovereign/constraints`), samples `n`
  * teacher answers and keeps the first that passes every constraint, so the sample becomes that prompt and answer.
@@ -114,22 +132,29 @@ export const GenerateConstrainedStep = z.strictObject({
       .optional(),
     forceThaiAnswer: z.boolean().optional(),
   }),
-  teacher: z.strictObject({
-    /** The API root, e.g. `http://localhost:8000/v1`; the key comes from `TEACHER_API_KEY` or `OPENAI_API_KEY`. */
-    baseUrl: z.url(),
-    model: z.string().min(1),
+  teacher: TeacherEndpoint.extend({
     /** Candidate answers sampled per prompt, in one request. */
     n: z.number().int().positive().max(64).default(4),
     temperature: z.number().min(0).max(2).default(0.7),
     top_p: z.number().gt(0).max(1).optional(),
     max_tokens: z.number().int().positive().default(2048),
-    /** Requests in flight at once, per unit of work. */
-    concurrency: z.number().int().positive().default(8),
-    timeoutMs: z.number().int().positive().optional(),
-    retries: z.number().int().nonnegative().optional(),
-    /** Most tokens the run may spend on new requests (cached answers are free); past it the run fails. */
-    budgetTokens: z.number().int().positive().optional(),
   }),
+  /**
+   * Constraint proposal: for this share of seeds a model (the teacher's unless named) is asked for up to `max`
+   * constraints suited to the query. Only registered types with valid parameters are used; every other proposal
+   * is kept in `meta.autoif.proposal.discarded` with its reason. A seed whose proposals are all unusable gets
+   * sampled constraints, as when proposal is off.
+   */
+  propose: z
+    .strictObject({
+      share: z.number().min(0).max(1).default(1),
+      max: z.number().int().positive().max(5).default(3),
+      model: z.string().min(1).optional(),
+      baseUrl: z.url().optional(),
+      temperature: z.number().min(0).max(2).default(0.7),
+      max_tokens: z.number().int().positive().default(512),
+    })
+    .optional(),
   /** Drop candidates to a Thai response that contain CJK letters (a teacher slipping into Chinese). */
   dropCodeSwitching: z.boolean().default(true),
   /**
@@ -147,6 +172,31 @@ export const GenerateConstrainedStep = z.strictObject({
     .optional(),
 });
 export type GenerateConstrainedStep = z.infer<typeof GenerateConstrainedStep>;
+
+/**
+ * Thai rendering of user turns through the teacher (chat pipelines, first step only), for sets such as tool use
+ * whose requests are in English: each user turn is translated, and the translation must keep verbatim every
+ * function name and every argument value of the conversation's tool calls that the original turn spells out.
+ * A sample whose rendering loses one, is cut off or is not Thai is dropped with that reason, or passed through
+ * untranslated with `onFailure: "keep-original"`; a rendered sample's original goes to the audit as `modified`.
+ */
+export const RenderThaiStep = z.strictObject({
+  type: z.literal("render-thai"),
+  teacher: TeacherEndpoint.extend({
+    temperature: z.number().min(0).max(2).default(0),
+    max_tokens: z.number().int().positive().default(1024),
+  }),
+  /** Least share of letters in Thai script in a rendering, not counting the verbatim values. */
+  minThaiRatio: z.number().min(0).max(1).default(0.5),
+  onFailure: z.enum(["drop", "keep-original"]).default("drop"),
+});
+export type RenderThaiStep = z.infer<typeof RenderThaiStep>;
+
+/** Steps that ask a teacher model, over a whole unit at once; at most one per pipeline, as its first step. */
+export type TeacherStep = GenerateConstrainedStep | RenderThaiStep;
+export function isTeacherStep(step: { type: string }): step is TeacherStep {
+  return step.type === "generate-constrained" || step.type === "render-thai";
+}
 
 /** Steps that need every record: they run after all the record steps, over the records those kept. */
 export const ExactDedupStep = z.strictObject({
@@ -186,6 +236,7 @@ export const NearDedupStep = z.strictObject({
 
 export const RecordStep = z.discriminatedUnion("type", [
   GenerateConstrainedStep,
+  RenderThaiStep,
   NormalizeStep,
   ScriptStep,
   QualityStep,
@@ -198,6 +249,7 @@ export const DedupStep = z.discriminatedUnion("type", [ExactDedupStep, NearDedup
 export type DedupStep = z.infer<typeof DedupStep>;
 export const PipelineStep = z.discriminatedUnion("type", [
   GenerateConstrainedStep,
+  RenderThaiStep,
   NormalizeStep,
   ScriptStep,
   QualityStep,
@@ -266,17 +318,17 @@ export const PipelineSpec = z
           message: `step ${i} (${step.type}) comes after a deduplication step (${dedupAt}): record steps must come first, since deduplication needs every record`,
         });
       }
-      if (step.type === "generate-constrained" && i !== 0)
+      if (isTeacherStep(step) && i !== 0)
         ctx.addIssue({
           code: "custom",
           path: ["steps", i],
-          message: `step ${i} (generate-constrained) must be the first step: it makes the samples the other steps judge`,
+          message: `step ${i} (${step.type}) must be the first step: it makes the samples the other steps judge`,
         });
-      if (step.type === "generate-constrained" && spec.dataset.kind !== "chat")
+      if (isTeacherStep(step) && spec.dataset.kind !== "chat")
         ctx.addIssue({
           code: "custom",
           path: ["steps", i],
-          message: `generate-constrained makes chat samples, but the dataset kind is ${spec.dataset.kind}`,
+          message: `${step.type} makes chat samples, but the dataset kind is ${spec.dataset.kind}`,
         });
       if (step.type === "dedup-exact" && step.scope === "key" && !step.key?.length) {
         ctx.addIssue({

@@ -176,5 +176,26 @@ export const HuggingFaceSource = z.strictObject({
 });
 export type HuggingFaceSource = z.infer<typeof HuggingFaceSource>;
 
-export const SourceSpec = z.discriminatedUnion("type", [FilesSource, HuggingFaceSource]);
+/**
+ * The samples of a dataset version this curator built: the seeds of a generated set, or a set re-filtered. The
+ * version is pinned by its manifest hash; a spec may leave it out, and the run then reads the dataset's latest
+ * committed or published version, written into the run's spec (and added to its parents) when it is queued.
+ */
+export const DatasetSource = z.strictObject({
+  type: z.literal("dataset"),
+  dataset: z.string().min(1),
+  version: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, "a version is the sha256 of its manifest: 64 lowercase hex digits")
+    .optional(),
+  /** Only these splits of the version; all of them when absent. */
+  splits: z.array(SplitName).min(1).optional(),
+  name: SourceName,
+  mapping: FieldMapping.optional(),
+  priority: z.int().optional(),
+  split: SplitName.optional(),
+});
+export type DatasetSource = z.infer<typeof DatasetSource>;
+
+export const SourceSpec = z.discriminatedUnion("type", [FilesSource, HuggingFaceSource, DatasetSource]);
 export type SourceSpec = z.infer<typeof SourceSpec>;

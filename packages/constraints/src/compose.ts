@@ -110,7 +110,15 @@ export const THAI_ANSWER_INSTRUCTION: Record<PromptLanguage, readonly string[]> 
   en: ["Answer in Thai.", "Please write your answer in Thai."],
 };
 
-export function composePrompt(query: SeedQuery, options: ComposeOptions): ComposedPrompt {
+/**
+ * `given` replaces the sampled constraints (e.g. those a model proposed, already parsed and compatible); the
+ * phrasing, template and placement are chosen as for sampled ones.
+ */
+export function composePrompt(
+  query: SeedQuery,
+  options: ComposeOptions,
+  given?: readonly Constraint[],
+): ComposedPrompt {
   const rng = mulberry32(hash32(`${options.seed}\u0000${query.id}`));
   const { min, max } = options.constraints ?? { min: 1, max: 3 };
   if (!Number.isInteger(min) || !Number.isInteger(max) || min < 0 || max < min)
@@ -120,14 +128,19 @@ export function composePrompt(query: SeedQuery, options: ComposeOptions): Compos
   const forcedThai = options.forceThaiAnswer === true && query.language === "en";
   const responseLanguage: PromptLanguage = forcedThai ? "th" : query.language;
 
-  const ids = sampleTypes(rng, min + Math.floor(rng() * (max - min + 1)), {
-    weights: resolveWeights(options.weights),
-    responseLanguage,
-    forcedThai,
-    query,
-  });
-  const context: ParamContext = { query, responseLanguage, chosen: ids };
-  const constraints = ids.map((id) => generateParams(id, rng, context, options.params?.[id]));
+  const wanted = min + Math.floor(rng() * (max - min + 1));
+  let constraints: Constraint[];
+  if (given?.length) constraints = [...given];
+  else {
+    const ids = sampleTypes(rng, wanted, {
+      weights: resolveWeights(options.weights),
+      responseLanguage,
+      forcedThai,
+      query,
+    });
+    const context: ParamContext = { query, responseLanguage, chosen: ids };
+    constraints = ids.map((id) => generateParams(id, rng, context, options.params?.[id]));
+  }
 
   const instructionLanguage: PromptLanguage = share(
     rng,

@@ -317,7 +317,9 @@ const constrainedResponse = defineConstraint({
     "detectable_content:postscript",
     "startend:end_checker",
     "language:response_language",
+    // The three answers are matched case-sensitively, so an all-capitals or all-lowercase answer cannot hold one.
     "change_case:english_lowercase",
+    "change_case:english_capital",
     "thai:thai_script",
     "thai:word_count",
     "thai:sentence_count",

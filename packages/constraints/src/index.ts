@@ -8,6 +8,7 @@ export {
   type ComposedPrompt,
   type ComposeOptions,
   composePrompt,
+  mulberry32,
   type ParamContext,
   type ParamGenerator,
   type PromptLanguage,
@@ -18,6 +19,15 @@ export {
   USER_TEMPLATES,
 } from "./compose";
 export { IFEVAL_TYPES, LANGUAGE_NAMES } from "./ifeval";
+export {
+  type DiscardedProposal,
+  type DiscardReason,
+  eligibleTypes,
+  type ProposalContext,
+  type ProposalResult,
+  parseProposals,
+  proposalMessages,
+} from "./propose";
 export {
   type ConstraintVerdict,
   compatible,

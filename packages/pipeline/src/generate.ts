@@ -9,30 +9,31 @@
 import {
   type ComposedPrompt,
   type ComposeOptions,
+  type Constraint,
   type ConstraintVerdict,
   composePrompt,
+  type DiscardedProposal,
+  mulberry32,
+  type PromptLanguage,
+  parseProposals,
+  proposalMessages,
+  type SeedQuery,
   verifyAll,
 } from "@sovereign/constraints";
 import type { ChatSample, GenerateConstrainedStep, StepStats } from "@sovereign/schemas";
 import { type RejectedRecord, sampleContentHash } from "@sovereign/shards";
-import {
-  BudgetExceededError,
-  type CompletionChoice,
-  type CompletionRequest,
-  type CompletionResult,
-  dropTruncated,
-  TeacherClient,
-  TeacherRequestError,
-  TeacherResponseError,
-  TeacherRetriesExhaustedError,
-} from "@sovereign/teacher";
+import { type CompletionChoice, dropTruncated } from "@sovereign/teacher";
 import { containsCjk, scriptStats, thaiDigitsToArabic } from "@sovereign/thai";
+import { type Ask, droppingTeacherError, TeacherPool } from "./teacher";
 
 export type SeedRecord = { sample: ChatSample; location: string };
 
-/** One seed's result: the generated sample, or the audit of why there is none. */
+/**
+ * One seed's result from a teacher step: the new sample, the audit of why there is none, or both (a sample
+ * rewritten in place, with its original in a `modified` audit).
+ */
 export type GeneratedOutcome =
-  | { sample: ChatSample; audit?: undefined }
+  | { sample: ChatSample; audit?: RejectedRecord }
   | { sample?: undefined; audit: RejectedRecord };
 
 export type GenerateOptions = {
@@ -52,9 +53,6 @@ type CandidateFailure =
 
 /** What the judge said of one passing candidate: a score, or a reply with no score 0–10 in it. */
 type JudgedCandidate = { index: number; score: number } | { index: number; score: null; reply: string };
-
-/** Drops that are the teacher's fault, not the run's: the record is dropped, the run goes on. */
-const TEACHER_ERRORS = [TeacherRequestError, TeacherResponseError, TeacherRetriesExhaustedError];
 
 /**
  * The judge's system turn: rate the answer to the user's request from 0 to 10 for helpfulness, correctness and
@@ -83,86 +81,130 @@ export function parseJudgeScore(reply: string): number | undefined {
   return undefined;
 }
 
-type Ask = (request: CompletionRequest) => Promise<CompletionResult>;
 type Judge = { ask: Ask; model: string; threshold: number; maxTokens: number };
+type Proposer = {
+  ask: Ask;
+  model: string;
+  share: number;
+  max: number;
+  temperature: number;
+  maxTokens: number;
+};
 
 export async function generateConstrained(
   step: GenerateConstrainedStep,
   seeds: readonly SeedRecord[],
   options: GenerateOptions,
 ): Promise<{ outcomes: GeneratedOutcome[]; tokens: number }> {
-  const { teacher } = step;
-  let tokens = 0;
-  const budget =
-    teacher.budgetTokens !== undefined
-      ? Math.max(0, teacher.budgetTokens - (options.tokensSpent ?? 0))
-      : undefined;
-  const clientFor = (baseUrl: string, model: string) =>
-    new TeacherClient({
-      baseUrl,
-      model,
-      concurrency: teacher.concurrency,
-      cache: options.cacheDir,
-      ...(teacher.timeoutMs !== undefined ? { timeoutMs: teacher.timeoutMs } : {}),
-      ...(teacher.retries !== undefined ? { retries: teacher.retries } : {}),
-      ...(budget !== undefined ? { budget } : {}),
-      onUsage: (event) => {
-        if (!event.cached) tokens += event.usage.totalTokens;
-      },
-    });
-  const client = clientFor(teacher.baseUrl, teacher.model);
-  let ask: Ask = (request) => client.complete(request);
-  let judge: Judge | undefined;
-  if (step.judge) {
-    const model = step.judge.model ?? teacher.model;
-    const baseUrl = step.judge.baseUrl ?? teacher.baseUrl;
-    const sameServer = baseUrl.replace(/\/+$/, "") === client.baseUrl && model === client.model;
-    const judgeClient = sameServer ? client : clientFor(baseUrl, model);
-    let askJudge: Ask = (request) => judgeClient.complete(request);
-    if (!sameServer && budget !== undefined) {
-      // Each client checks only its own spending against the budget, so with two the step checks their sum
-      // before every call (a cached answer then fails too, but the run stops at its next new request anyway).
-      const withinBudget =
-        (target: TeacherClient): Ask =>
-        (request) => {
-          if (tokens >= budget) return Promise.reject(new BudgetExceededError(budget, tokens));
-          return target.complete(request);
-        };
-      ask = withinBudget(client);
-      askJudge = withinBudget(judgeClient);
-    }
-    judge = { ask: askJudge, model, threshold: step.judge.threshold, maxTokens: step.judge.max_tokens };
+  const pool = new TeacherPool(step.teacher, options);
+  const ask = pool.ask();
+  const judge: Judge | undefined = step.judge && {
+    ask: pool.ask(step.judge.baseUrl, step.judge.model),
+    model: step.judge.model ?? pool.model,
+    threshold: step.judge.threshold,
+    maxTokens: step.judge.max_tokens,
+  };
+  const proposer: Proposer | undefined = step.propose && {
+    ask: pool.ask(step.propose.baseUrl, step.propose.model),
+    model: step.propose.model ?? pool.model,
+    share: step.propose.share,
+    max: step.propose.max,
+    temperature: step.propose.temperature,
+    maxTokens: step.propose.max_tokens,
+  };
+  const outcomes = await mapConcurrently(seeds, step.teacher.concurrency, (seed) =>
+    generateOne(step, seed, { ask, model: pool.model }, judge, proposer, options.stats.step),
+  );
+  countOutcomes(outcomes, options.stats);
+  return { outcomes, tokens: pool.tokens };
+}
+
+/** Stats of a teacher step from its outcomes: a sample out, a drop by reason, or a sample rewritten. */
+export function countOutcomes(outcomes: readonly GeneratedOutcome[], stats: StepStats): void {
+  for (const outcome of outcomes) {
+    stats.in++;
+    if (outcome.sample) {
+      stats.out++;
+      if (outcome.audit) stats.modified++;
+    } else stats.dropped[outcome.audit.reason] = (stats.dropped[outcome.audit.reason] ?? 0) + 1;
   }
-  const outcomes: GeneratedOutcome[] = new Array(seeds.length);
+}
+
+/**
+ * `work` over every item with at most `concurrency` in flight, results in input order. The first error stops
+ * new work and is thrown once the calls in flight have settled.
+ */
+export async function mapConcurrently<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
   let next = 0;
   let stopped = false;
-  const work = async () => {
-    while (!stopped && next < seeds.length) {
+  const worker = async () => {
+    while (!stopped && next < items.length) {
       const i = next++;
       try {
-        outcomes[i] = await generateOne(step, seeds[i] as SeedRecord, ask, judge, options.stats.step);
+        results[i] = await work(items[i] as T);
       } catch (error) {
         stopped = true;
         throw error;
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(teacher.concurrency, seeds.length) }, work));
-  for (const outcome of outcomes) {
-    options.stats.in++;
-    if (outcome.sample) options.stats.out++;
-    else options.stats.dropped[outcome.audit.reason] = (options.stats.dropped[outcome.audit.reason] ?? 0) + 1;
-  }
-  return { outcomes, tokens };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return results;
+}
+
+/** What the proposer said for one seed, for the sample's meta. */
+type ProposalRecord = { model: string; accepted: Constraint[]; discarded: DiscardedProposal[] };
+
+/**
+ * Constraints a model proposed for this seed, or none when this seed is not in the proposal share (decided by
+ * the compose seed and the seed's id, so it is the same on every rerun and in every worker).
+ */
+async function proposeFor(
+  proposer: Proposer,
+  query: SeedQuery,
+  step: GenerateConstrainedStep,
+): Promise<ProposalRecord | undefined> {
+  const rng = mulberry32(hash32(`propose\u0000${step.compose.seed}\u0000${query.id}`));
+  if (rng() >= proposer.share) return undefined;
+  const responseLanguage: PromptLanguage =
+    step.compose.forceThaiAnswer === true && query.language === "en" ? "th" : query.language;
+  const context = {
+    query,
+    responseLanguage,
+    max: Math.min(proposer.max, step.compose.constraints?.max ?? 3),
+    ...(step.compose.weights ? { weights: step.compose.weights } : {}),
+  };
+  const result = await proposer.ask({
+    messages: proposalMessages(context),
+    n: 1,
+    temperature: proposer.temperature,
+    max_tokens: proposer.maxTokens,
+  });
+  const reply = result.choices[0]?.text ?? "";
+  return { model: proposer.model, ...parseProposals(reply, context) };
+}
+
+/** FNV-1a over UTF-16 code units: a stable 32-bit seed from any string. */
+function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 async function generateOne(
   step: GenerateConstrainedStep,
   seed: SeedRecord,
-  ask: Ask,
+  teacher: { ask: Ask; model: string },
   judge: Judge | undefined,
+  proposer: Proposer | undefined,
   stepName: string,
 ): Promise<GeneratedOutcome> {
+  const { ask } = teacher;
   const drop = (reason: string, message: string, detail?: unknown): GeneratedOutcome => ({
     audit: {
       step: stepName,
@@ -178,15 +220,21 @@ async function generateOne(
   const query = seed.sample.messages.find((m) => m.role === "user")?.content;
   if (typeof query !== "string" || query.trim() === "")
     return drop("no-seed-query", "the sample has no user turn with text to use as the seed query");
-  const composed = composePrompt(
-    {
-      id: seed.sample.id,
-      text: query,
-      language: scriptStats(query).share.thai >= 0.5 ? "th" : "en",
-      source: seed.sample.source,
-    },
-    step.compose as ComposeOptions,
-  );
+  const seedQuery: SeedQuery = {
+    id: seed.sample.id,
+    text: query,
+    language: scriptStats(query).share.thai >= 0.5 ? "th" : "en",
+    source: seed.sample.source,
+  };
+  let proposal: ProposalRecord | undefined;
+  if (proposer) {
+    try {
+      proposal = await proposeFor(proposer, seedQuery, step);
+    } catch (error) {
+      return drop("teacher-error", `proposer: ${droppingTeacherError(error)}`);
+    }
+  }
+  const composed = composePrompt(seedQuery, step.compose as ComposeOptions, proposal?.accepted);
 
   let choices: CompletionChoice[];
   try {
@@ -223,7 +271,8 @@ async function generateOne(
     judged?: { model: string; score: number; threshold: number },
   ): GeneratedOutcome => ({
     sample: generatedSample(seed.sample, composed, candidate.choice.text, {
-      teacherModel: step.teacher.model,
+      teacherModel: teacher.model,
+      ...(proposal ? { proposal: describeProposal(proposal) } : {}),
       verification: candidate.results,
       candidates: choices.length,
       passed: passing.length,
@@ -236,7 +285,11 @@ async function generateOne(
     return drop(
       "no-passing-response",
       `none of ${choices.length} teacher answers passed: ${failures.map(describeFailure).join("; ")}`,
-      { constraints: composed.constraints.map((c) => c.id), candidates: failures },
+      {
+        constraints: composed.constraints.map((c) => c.id),
+        candidates: failures,
+        ...(proposal ? { proposal: describeProposal(proposal) } : {}),
+      },
     );
   }
   if (!judge) return keep(first);
@@ -274,12 +327,14 @@ async function generateOne(
   );
 }
 
-/** The message of a teacher error that drops the record; anything else is rethrown. */
-function droppingTeacherError(error: unknown): string {
-  // A spent budget is the run's limit, not this record's fault: the run stops, and a rerun resumes from the cache.
-  if (error instanceof BudgetExceededError) throw error;
-  if (TEACHER_ERRORS.some((type) => error instanceof type)) return (error as Error).message;
-  throw error;
+/** A proposal as the sample's meta keeps it: which constraints came from the model, and what was discarded. */
+function describeProposal(proposal: ProposalRecord) {
+  return {
+    model: proposal.model,
+    used: proposal.accepted.length > 0,
+    accepted: proposal.accepted.map((c) => c.id),
+    discarded: proposal.discarded,
+  };
 }
 
 function describeJudged(judged: JudgedCandidate): string {
@@ -304,6 +359,7 @@ function generatedSample(
     candidates: number;
     passed: number;
     judge?: { model: string; score: number; threshold: number };
+    proposal?: ReturnType<typeof describeProposal>;
   },
 ): ChatSample {
   const { seedId, templateId, placement, instructionLanguage, responseLanguage, phrasing } = composed.meta;

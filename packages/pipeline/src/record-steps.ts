@@ -175,7 +175,8 @@ function decide(
 ): Decision {
   switch (step.type) {
     case "generate-constrained":
-      throw new Error("generate-constrained runs over a whole unit before the record steps (see ./generate)");
+    case "render-thai":
+      throw new Error(`${step.type} runs over a whole unit before the record steps (see ./teacher-steps)`);
     case "normalize":
       return rewrite(context.kind, sample, step.fields, "normalized", (text) =>
         step.thai ? normalizeThai(text) : unifyWhitespace(removeZeroWidth(text.normalize("NFC"))),

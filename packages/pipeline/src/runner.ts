@@ -32,7 +32,7 @@ import {
   sha256Hex,
   WorkerPool,
 } from "@sovereign/shards";
-import { type RecordReader, readSource, resolveFiles } from "@sovereign/sources";
+import { type RecordReader, readSource, resolveFiles, type SourceContext } from "@sovereign/sources";
 import { QWEN3_TOKENIZER_ID } from "@sovereign/tokenizer";
 import { valueAt } from "./fields";
 import { emptyStats, mergeStats, stepName } from "./record-steps";
@@ -87,7 +87,7 @@ export type RunPipelineOptions = {
   baseDir: string;
   /** Downloads (Hub files) are cached here. */
   cacheDir: string;
-  /** Teacher answers for `generate-constrained` are cached here; default `${cacheDir}/teacher`. */
+  /** Teacher answers (`generate-constrained`, `render-thai`) are cached here; default `${cacheDir}/teacher`. */
   teacherCacheDir?: string;
   /** The run's own scratch folder: unit outputs live here until the version is written. */
   scratchDir: string;
@@ -95,6 +95,8 @@ export type RunPipelineOptions = {
   units: UnitStore;
   prior?: PriorIndex;
   formats?: Record<string, RecordReader>;
+  /** Reads `dataset` sources: the samples of a version the caller's registry holds. */
+  datasets?: SourceContext["datasets"];
   limits?: Partial<ShardLimits>;
   /** Worker threads for units; default one per core. 0 processes units in this thread. */
   workers?: number;
@@ -182,6 +184,7 @@ async function readUnits(
     cacheDir: options.cacheDir,
     formats: options.formats ?? {},
     env: options.env ?? process.env,
+    ...(options.datasets ? { datasets: options.datasets } : {}),
   };
   let bytesTotal = 0;
   for (const source of spec.sources) {

@@ -9,6 +9,7 @@ import {
   type DatasetKind,
   type FieldMapping,
   inputSchemaFor,
+  isTeacherStep,
   type PipelineStep,
   type RecordStep,
   type Sample,
@@ -28,6 +29,7 @@ import { loadQwen3Tokenizer } from "@sovereign/tokenizer";
 import { selectedSlots, valueAt } from "./fields";
 import { type GeneratedOutcome, generateConstrained, type SeedRecord } from "./generate";
 import { applyRecordSteps, emptyStats, type RecordContext, stepName } from "./record-steps";
+import { renderThai } from "./render-thai";
 
 export type UnitJob = {
   unit: number;
@@ -35,7 +37,7 @@ export type UnitJob = {
   steps: PipelineStep[];
   source: { index: number; name: string; priority: number; mapping?: FieldMapping };
   records: RawRecord[];
-  /** The teacher's persistent cache, for a `generate-constrained` step. */
+  /** The teacher's persistent cache, for a teacher step (`generate-constrained`, `render-thai`). */
   teacherCacheDir?: string;
   /** Teacher tokens earlier units of this run spent, counted against the step's budget. */
   teacherTokensSpent?: number;
@@ -135,13 +137,14 @@ export function exactKeyOf(
 }
 
 export async function processUnit(job: UnitJob): Promise<UnitResult> {
-  const generate = job.steps[0]?.type === "generate-constrained" ? job.steps[0] : undefined;
-  const recordSteps = job.steps.filter(isRecordStep).filter((s) => s.type !== "generate-constrained");
+  const first = job.steps[0];
+  const teacherStep = first && isTeacherStep(first) ? first : undefined;
+  const recordSteps = job.steps.filter(isRecordStep).filter((s) => !isTeacherStep(s));
   const context: RecordContext = { kind: job.kind };
   if (recordSteps.some((s) => s.type === "tokens")) context.tokenizer = await loadQwen3Tokenizer();
   const schema = inputSchemaFor(job.kind);
   const input: StepStats = { ...emptyStats(-1, { type: "input" }), step: INPUT_STEP };
-  const generateStats = generate ? emptyStats(0, generate) : undefined;
+  const teacherStats = teacherStep ? emptyStats(0, teacherStep) : undefined;
   const stats = recordSteps.map((step) => emptyStats(job.steps.indexOf(step), step));
   // Each record's output lines in input order: the rejected input at once, the valid samples once the steps ran.
   const slots: (string[] | SeedRecord)[] = [];
@@ -196,13 +199,17 @@ export async function processUnit(job: UnitJob): Promise<UnitResult> {
   const seeds = slots.filter((slot): slot is SeedRecord => !Array.isArray(slot));
   let generated: Map<SeedRecord, GeneratedOutcome> | undefined;
   let teacherTokens: number | undefined;
-  if (generate && generateStats) {
-    if (!job.teacherCacheDir) throw new Error("a generate-constrained step needs the unit's teacherCacheDir");
-    const result = await generateConstrained(generate, seeds, {
+  if (teacherStep && teacherStats) {
+    if (!job.teacherCacheDir) throw new Error(`a ${teacherStep.type} step needs the unit's teacherCacheDir`);
+    const options = {
       cacheDir: job.teacherCacheDir,
-      stats: generateStats,
+      stats: teacherStats,
       ...(job.teacherTokensSpent !== undefined ? { tokensSpent: job.teacherTokensSpent } : {}),
-    });
+    };
+    const result =
+      teacherStep.type === "generate-constrained"
+        ? await generateConstrained(teacherStep, seeds, options)
+        : await renderThai(teacherStep, seeds, options);
     generated = new Map(seeds.map((seed, i) => [seed, result.outcomes[i] as GeneratedOutcome]));
     teacherTokens = result.tokens;
   }
@@ -216,8 +223,8 @@ export async function processUnit(job: UnitJob): Promise<UnitResult> {
     let sample: Sample = slot.sample;
     const outcome = generated?.get(slot);
     if (outcome) {
+      if (outcome.audit) out.push(JSON.stringify({ r: 1, ...outcome.audit }));
       if (!outcome.sample) {
-        out.push(JSON.stringify({ r: 1, ...outcome.audit }));
         rejected++;
         continue;
       }
@@ -239,7 +246,7 @@ export async function processUnit(job: UnitJob): Promise<UnitResult> {
       kept,
       rejected,
       malformed: Object.values(input.dropped).reduce((a, b) => a + b, 0),
-      steps: generateStats ? [input, generateStats, ...stats] : [input, ...stats],
+      steps: teacherStats ? [input, teacherStats, ...stats] : [input, ...stats],
     },
     ...(teacherTokens !== undefined ? { teacherTokens } : {}),
   };

@@ -134,6 +134,18 @@ beforeAll(async () => {
           ? completion(JUDGE_REPLIES[answer] as string)
           : serverError(400, "no scripted judgement");
       }
+      if (system?.content?.startsWith("You write verifiable")) {
+        if (user?.content?.includes("เมืองหลวง"))
+          return completion(
+            JSON.stringify([
+              { id: "punctuation:no_comma" },
+              { id: "thai:word_count", params: { relation: "at least", num_words: 3 } },
+              { id: "thai:run_code", params: { code: "exit()" } },
+              { id: "detectable_format:title" },
+            ]),
+          );
+        return completion("I cannot think of any constraints for this one.");
+      }
       const prompt = (request.body?.messages ?? []).map((m) => m.content ?? "").join("\n");
       if (prompt.includes("FAILALL")) return completion([WITH_COMMA, "หนึ่ง, สอง", "สาม, สี่"]);
       if (prompt.includes("TRUNCATE")) return truncatedCompletion("เรียงความที่ยังไม่จบ");
@@ -288,7 +300,11 @@ describe("generate-constrained with a judge", () => {
       temperature: 0,
       max_tokens: 16,
     });
-    expect(judgements[0]?.body?.messages?.[1]?.content).toContain("เมืองหลวงของไทยคืออะไร");
+    // Seeds are judged concurrently, so judgements arrive in no fixed order across seeds.
+    const thaiJudgement = judgements.find((j) =>
+      j.body?.messages?.[1]?.content?.includes("เมืองหลวงของไทยคืออะไร"),
+    );
+    expect(thaiJudgement?.body?.messages?.[1]?.content).toMatch(/^คำขอของผู้ใช้:\n[\s\S]*\n\nคำตอบ:\n/);
 
     const kept = (await keptOf(first)) as Extract<Sample, { messages: unknown }>[];
     const bySeed = Object.fromEntries(kept.map((s) => [s.meta.seedId as string, s]));
@@ -381,5 +397,73 @@ describe("generate-constrained with a judge", () => {
     expect(parseJudgeScore("๑๐")).toBe(10);
     expect(parseJudgeScore("ให้ 100 คะแนนเต็ม 10")).toBe(10);
     expect(parseJudgeScore("ดีมาก")).toBeUndefined();
+  });
+});
+
+describe("generate-constrained with proposed constraints", () => {
+  const isProposal = (request: { body?: { messages?: { content: string | null }[] } }) =>
+    request.body?.messages?.[0]?.content?.startsWith("You write verifiable") === true;
+  const proposeSpec = (propose: Record<string, unknown>): PipelineSpecInput => {
+    const base = spec();
+    const [generate, ...rest] = base.steps ?? [];
+    return { ...base, steps: [{ ...(generate as object), propose } as never, ...rest] };
+  };
+
+  it("uses the registered types a model proposes and keeps every discarded proposal with its reason", async () => {
+    const before = server.requests.length;
+    const result = await run(proposeSpec({ model: "test-proposer", temperature: 0.2 }), {
+      teacherCache: join(dir, "teacher-propose-a"),
+    });
+    const asked = server.requests.slice(before);
+    expect(asked.filter(isProposal)).toHaveLength(seeds.length);
+    expect(asked.find(isProposal)?.body).toMatchObject({ model: "test-proposer", n: 1, temperature: 0.2 });
+
+    const kept = (await keptOf(result)) as Extract<Sample, { messages: unknown }>[];
+    const thai = kept.find((s) => s.meta.seedId === "th-capital");
+    expect(thai?.messages.at(-1)).toEqual({ role: "assistant", content: CLEAN });
+    expect(thai?.meta).toMatchObject({
+      autoif: {
+        constraints: [{ id: "punctuation:no_comma", params: {} }],
+        proposal: {
+          model: "test-proposer",
+          used: true,
+          accepted: ["punctuation:no_comma"],
+          discarded: [
+            { reason: "excluded-type", proposal: { id: "thai:word_count" } },
+            { reason: "unknown-type", proposal: { id: "thai:run_code" } },
+            { reason: "excluded-type", proposal: { id: "detectable_format:title" } },
+          ],
+        },
+      },
+    });
+    // A proposal with nothing usable falls back to sampled constraints, and says so.
+    const english = kept.find((s) => s.meta.seedId === "en-capital");
+    expect(english?.meta).toMatchObject({
+      autoif: {
+        constraints: [{ id: "punctuation:no_comma" }],
+        proposal: { used: false, accepted: [], discarded: [{ reason: "not-json" }] },
+      },
+    });
+    const failed = (await rejectedOf(result)).find((r) => r.record.id === "th-fail");
+    expect(failed?.detail).toMatchObject({ proposal: { used: false, discarded: [{ reason: "not-json" }] } });
+  });
+
+  it("asks the proposer for the configured share of seeds only, the same ones on every run", async () => {
+    const proposedSeeds = async (cache: string) => {
+      const before = server.requests.length;
+      await run(proposeSpec({ share: 0.5 }), { teacherCache: join(dir, cache) });
+      return server.requests
+        .slice(before)
+        .filter(isProposal)
+        .map((r) => r.body?.messages?.[1]?.content)
+        .sort();
+    };
+    const first = await proposedSeeds("teacher-propose-b");
+    expect(first.length).toBeGreaterThan(0);
+    expect(first.length).toBeLessThan(seeds.length);
+    expect(await proposedSeeds("teacher-propose-c")).toEqual(first);
+    const before = server.requests.length;
+    await run(proposeSpec({ share: 0 }), { teacherCache: join(dir, "teacher-propose-d") });
+    expect(server.requests.slice(before).filter(isProposal)).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@
  * (files sorted by label, records in file order), so a job that stopped after N records resumes with
  * `skip: N` and sees exactly the records it had not yet seen.
  */
-import type { SourceSpec } from "@sovereign/schemas";
+import type { DatasetSource, FilesSource, HuggingFaceSource, SourceSpec } from "@sovereign/schemas";
 import type { RawRecord } from "@sovereign/shards";
 import { resolveFiles, type SourceFile } from "./files";
 import { fetchHubFile, type HubFile, listHubFiles } from "./hub";
@@ -37,10 +37,18 @@ export type SourceContext = {
   /** Raise or lower the readers' memory guards (512 MiB of whole-file JSON, 64 MiB CSV rows). */
   limits?: ReadLimits;
   onFile?: (event: SourceFileEvent) => void;
+  /**
+   * The records of a `dataset` source (a version's samples, each with its location), from whoever holds the
+   * dataset registry; a `dataset` source cannot be read without it.
+   */
+  datasets?: (source: DatasetSource) => AsyncIterable<RawRecord>;
 };
 
 /** The files a spec names, in reading order; Hub files are listed (not yet downloaded). */
-export async function sourceFiles(spec: SourceSpec, ctx: SourceContext): Promise<(SourceFile | HubFile)[]> {
+export async function sourceFiles(
+  spec: FilesSource | HuggingFaceSource,
+  ctx: SourceContext,
+): Promise<(SourceFile | HubFile)[]> {
   return spec.type === "files" ? resolveFiles(spec, ctx) : listHubFiles(spec, ctx);
 }
 
@@ -49,6 +57,10 @@ export async function sourceFiles(spec: SourceSpec, ctx: SourceContext): Promise
  * every file before the first is read, so a spec naming an unknown format fails at once.
  */
 export async function* readSource(spec: SourceSpec, ctx: SourceContext): AsyncGenerator<SourceRecord> {
+  if (spec.type === "dataset") {
+    yield* readDatasetSource(spec, ctx);
+    return;
+  }
   const files = await sourceFiles(spec, ctx);
   const readers = files.map((file) => readerFor(file, spec.format, ctx.formats));
   const options: ReaderOptions = {
@@ -74,5 +86,21 @@ export async function* readSource(spec: SourceSpec, ctx: SourceContext): AsyncGe
       }
       yield { ...record, file: file.label };
     }
+  }
+}
+
+async function* readDatasetSource(spec: DatasetSource, ctx: SourceContext): AsyncGenerator<SourceRecord> {
+  if (!ctx.datasets)
+    throw new Error(
+      `source ${spec.name} reads dataset ${spec.dataset}, which only a run with the dataset registry (the curator) can read`,
+    );
+  let toSkip = ctx.skip ?? 0;
+  const label = `dataset ${spec.dataset}@${spec.version?.slice(0, 12) ?? "latest"}`;
+  for await (const record of ctx.datasets(spec)) {
+    if (toSkip > 0) {
+      toSkip--;
+      continue;
+    }
+    yield { ...record, file: label };
   }
 }

@@ -38,6 +38,18 @@ export const ConfigSchema = z.object({
   /** How often a worker says a run is alive, and after how long without it another worker takes the run over. */
   CURATOR_RUN_HEARTBEAT_SECONDS: z.coerce.number().positive().default(5),
   CURATOR_RUN_STALE_SECONDS: z.coerce.number().positive().default(30),
+  /** The teacher of pipeline steps that leave their endpoint to the environment (OpenAI-compatible API root). */
+  TEACHER_BASE_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .pipe(z.url().optional()),
+  TEACHER_MODEL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : undefined)),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -57,6 +69,8 @@ export type CuratorConfig = {
   heartbeatSeconds: number;
   staleSeconds: number;
   shardLimits: { maxRows: number; maxBytes: number };
+  /** Filled into teacher steps that name no endpoint, when a run is queued. */
+  teacher: { baseUrl: string | undefined; model: string | undefined };
   logLevel: z.infer<typeof ConfigSchema>["LOG_LEVEL"];
 };
 
@@ -86,6 +100,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     heartbeatSeconds: e.CURATOR_RUN_HEARTBEAT_SECONDS,
     staleSeconds: e.CURATOR_RUN_STALE_SECONDS,
     shardLimits: { maxRows: e.CURATOR_SHARD_MAX_ROWS, maxBytes: e.CURATOR_SHARD_MAX_BYTES },
+    teacher: { baseUrl: e.TEACHER_BASE_URL, model: e.TEACHER_MODEL },
     logLevel: e.LOG_LEVEL,
   };
 }

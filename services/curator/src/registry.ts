@@ -8,6 +8,7 @@ import type { Database } from "@sovereign/db";
 import { readIndexLines } from "@sovereign/pipeline";
 import {
   type DatasetKind,
+  type DatasetSource,
   type Manifest,
   type Sample,
   type ShardEntry,
@@ -25,6 +26,7 @@ import {
   InputRejectedError,
   ingestFiles,
   isSha256Hex,
+  type RawRecord,
   type RejectedRecord,
   readShardBytes,
   readShardRows,
@@ -491,6 +493,57 @@ export class Registry {
       .orderBy(desc(datasetVersions.createdAt), asc(datasetVersions.hash))
       .limit(1);
     return row?.hash;
+  }
+
+  /**
+   * The version a `dataset` source reads: the one it pins, which must be a committed or published version of
+   * that dataset, or else the dataset's latest such version.
+   */
+  async pinDatasetSource(source: DatasetSource): Promise<string> {
+    if (source.version === undefined) {
+      const latest = await this.latestVersion(source.dataset, ["committed", "published"]);
+      if (!latest)
+        throw new CuratorError(
+          "CONFLICT",
+          `source ${source.name} reads dataset ${source.dataset}, which has no committed version yet: build it first`,
+        );
+      return latest;
+    }
+    const found = await this.findVersion(source.version);
+    if (!found || found.dataset !== source.dataset)
+      throw new CuratorError(
+        "BAD_REQUEST",
+        `source ${source.name}: version ${source.version} is not a version of dataset ${source.dataset}`,
+      );
+    if (found.status !== "committed" && found.status !== "published")
+      throw new CuratorError(
+        "CONFLICT",
+        `source ${source.name}: version ${source.version} of ${source.dataset} is ${found.status}; only committed or published versions can be read`,
+      );
+    return source.version;
+  }
+
+  /**
+   * The samples of a `dataset` source's pinned version, shard by shard (each verified), with their locations;
+   * each carries `meta.origin` (dataset, version and its source there).
+   */
+  async *datasetRecords(source: DatasetSource): AsyncGenerator<RawRecord> {
+    if (source.version === undefined) throw new Error(`source ${source.name} is not pinned to a version`);
+    const manifest = await this.getManifest(source.version);
+    const splits = source.splits ? new Set(source.splits) : undefined;
+    for (const shard of manifest.shards) {
+      if (splits && !splits.has(shard.split)) continue;
+      const samples = readShardRows(manifest.kind, await this.shardBytes(source.version, shard));
+      for (const [row, sample] of samples.entries()) {
+        // The sample's own source becomes this pipeline's source name, so where it came from goes into meta.
+        const origin = { dataset: source.dataset, version: source.version, source: sample.source };
+        yield {
+          ok: true,
+          location: `${source.version.slice(0, 12)}/${shard.path}#${row}`,
+          value: { ...sample, meta: { ...sample.meta, origin } },
+        };
+      }
+    }
   }
 
   async getVersion(hash: string): Promise<VersionInfo> {

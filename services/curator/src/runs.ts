@@ -17,6 +17,7 @@ import {
   PipelineCancelledError,
   type PriorIndex,
   removeRunScratch,
+  resolveTeacherEndpoints,
   runPipeline,
   signatureFromBytes,
   specProblems,
@@ -169,8 +170,15 @@ export class RunManager {
   async submit(request: { pipeline?: string; spec?: unknown; commit?: boolean }): Promise<RunInfo> {
     if ((request.pipeline === undefined) === (request.spec === undefined))
       throw new CuratorError("BAD_REQUEST", "give either a pipeline name or a spec");
-    const spec =
-      request.pipeline !== undefined ? this.pipelineSpec(request.pipeline) : parseSpec(request.spec);
+    const spec = withTeacherEndpoints(
+      request.pipeline !== undefined ? this.pipelineSpec(request.pipeline) : parseSpec(request.spec),
+      this.options.config.teacher,
+    );
+    for (const source of spec.sources) {
+      if (source.type !== "dataset") continue;
+      source.version = await this.options.registry.pinDatasetSource(source);
+      if (!spec.parents.includes(source.version)) spec.parents.push(source.version);
+    }
     for (const name of spec.parentsFrom) {
       const latest = await this.options.registry.latestVersion(name, ["committed", "published"]);
       if (!latest)
@@ -388,6 +396,7 @@ export class RunManager {
         units,
         prior: this.priorIndex(),
         formats: this.options.formats,
+        datasets: (source) => registry.datasetRecords(source),
         limits: config.shardLimits,
         ...(config.pipelineWorkers !== undefined ? { workers: config.pipelineWorkers } : {}),
         signal: controller.signal,
@@ -536,6 +545,26 @@ export function parseSpec(input: unknown): PipelineSpec {
     throw new CuratorError("BAD_REQUEST", `invalid pipeline spec:\n${lines}`);
   }
   return parsed.data;
+}
+
+/**
+ * The spec with its teacher steps' endpoints filled from the configuration where the spec leaves them out, so
+ * the stored spec (and the manifest) names the model that made the data.
+ */
+function withTeacherEndpoints(
+  spec: PipelineSpec,
+  teacher: { baseUrl: string | undefined; model: string | undefined },
+): PipelineSpec {
+  const resolved = resolveTeacherEndpoints(spec, {
+    TEACHER_BASE_URL: teacher.baseUrl,
+    TEACHER_MODEL: teacher.model,
+  });
+  if (resolved.problems.length)
+    throw new CuratorError(
+      "BAD_REQUEST",
+      `pipeline ${spec.name} needs a teacher model:\n${resolved.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`,
+    );
+  return resolved.spec;
 }
 
 function toRunProgress(p: PipelineProgress): RunProgress {

@@ -214,10 +214,12 @@ describe.each(testDatabaseKinds())("pipeline runs (%s)", (kind) => {
   it("lists the project's pipelines", async () => {
     const list = (await (await request("/v1/pipelines")).json()) as { items: { name: string }[] };
     expect(list.items.map((p) => p.name)).toEqual([
+      "thai-autoif",
       "thai-instructions",
       "thai-legal-corpus",
       "thai-legal-rl-prompts",
       "tool-use",
+      "tool-use-th",
     ]);
   });
 });
