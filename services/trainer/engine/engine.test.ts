@@ -1,0 +1,83 @@
+/**
+ * The Python engine's tests (pytest under `tests/`), run once with the engine's interpreter and reported here
+ * test by test, so `npm test` covers the engine too. The interpreter is `ENGINE_PYTHON`, else Debian's
+ * `/usr/bin/python3` when present, else `python3`; it needs torch and pytest. Where it has neither, every engine
+ * test is reported skipped with that reason, and CI installs them first.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, it } from "vitest";
+
+const engineDir = dirname(fileURLToPath(import.meta.url));
+const python = process.env.ENGINE_PYTHON || (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
+
+/** Whether the interpreter can run the engine's tests at all, and why not. */
+function missingRequirement(): string | undefined {
+  const probe = spawnSync(python, ["-c", "import torch, pytest"], { encoding: "utf8" });
+  if (probe.error) return `${python} cannot be started (${probe.error.message}); set ENGINE_PYTHON`;
+  if (probe.status !== 0)
+    return `${python} cannot import torch and pytest (apt-get install python3-torch python3-pytest, or set ENGINE_PYTHON)`;
+  return undefined;
+}
+
+/** Test ids as pytest collects them, e.g. `tests/kernels/test_linear_logprobs.py::test_matches_reference[37]`. */
+function collect(): string[] {
+  const out = execFileSync(
+    python,
+    ["-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests"],
+    {
+      cwd: engineDir,
+      encoding: "utf8",
+    },
+  );
+  return out.split("\n").filter((line) => line.includes("::"));
+}
+
+type Outcome = { outcome: "passed" | "failed" | "skipped"; text: string };
+
+const missing = missingRequirement();
+const ids = missing ? [] : collect();
+
+describe.skipIf(missing !== undefined)(`engine (pytest with ${python})`, () => {
+  const results = new Map<string, Outcome>();
+  let runFailure = "";
+
+  beforeAll(() => {
+    const dir = mkdtempSync(join(tmpdir(), "engine-tests-"));
+    const report = join(dir, "report.jsonl");
+    try {
+      const run = spawnSync(python, ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], {
+        cwd: engineDir,
+        encoding: "utf8",
+        env: { ...process.env, ENGINE_TEST_REPORT: report },
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      runFailure = `pytest exited with ${run.status}:\n${(run.stdout + run.stderr).slice(-4000)}`;
+      const lines = existsSync(report) ? readFileSync(report, "utf8").trim().split("\n") : [];
+      for (const line of lines.filter(Boolean)) {
+        const { nodeid, outcome, text } = JSON.parse(line) as Outcome & { nodeid: string };
+        // A failed teardown after a passed call is still a failure.
+        if (results.get(nodeid)?.outcome !== "failed") results.set(nodeid, { outcome, text });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
+
+  for (const id of ids) {
+    it(id, (context) => {
+      const result = results.get(id);
+      if (!result) throw new Error(`${id} has no result: ${runFailure}`);
+      if (result.outcome === "skipped") context.skip(result.text);
+      if (result.outcome === "failed") throw new Error(result.text);
+    });
+  }
+});
+
+if (missing !== undefined)
+  describe("engine", () => {
+    it.skip(`tests not run: ${missing}`, () => {});
+  });

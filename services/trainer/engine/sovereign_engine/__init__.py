@@ -1,0 +1,1 @@
+"""Training engine for the trainer service: model, losses and the training loop."""

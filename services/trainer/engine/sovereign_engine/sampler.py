@@ -1,0 +1,98 @@
+"""Batched autoregressive sampling from a Qwen3ForCausalLM with a KV cache: temperature, top-p, stop tokens."""
+
+from dataclasses import dataclass
+from typing import Iterable, List, Optional, Sequence
+
+import torch
+
+from .model import Qwen3ForCausalLM, compute_dtype
+
+
+@dataclass
+class Completion:
+    tokens: List[int]  # generated ids, the stop token included when one ended the row
+    logprobs: List[float]  # per token, under the distribution it was drawn from (greedy: the model's own)
+    finish_reason: str  # "stop" | "length"
+
+
+def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Logits outside the nucleus set to -inf: the smallest set of most likely tokens whose probability reaches top_p.
+
+    The most likely token is always kept.
+    """
+    if top_p >= 1.0:
+        return logits
+    probs, order = logits.softmax(-1).sort(-1, descending=True)
+    cumulative = probs.cumsum(-1)
+    before = torch.cat((torch.zeros_like(cumulative[..., :1]), cumulative[..., :-1]), -1)  # mass ranked above
+    drop_sorted = before >= top_p
+    drop_sorted[..., 0] = False
+    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def _choose(logits: torch.Tensor, temperature: float, top_p: float, generator: Optional[torch.Generator]):
+    """Next token [B] and its log-prob [B] from logits [B, V]."""
+    if temperature == 0:
+        # A greedy pick has probability 1 under its own rule; the model's untempered log-prob says more.
+        token = logits.argmax(-1)
+        return token, logits.log_softmax(-1).gather(-1, token[:, None])[:, 0]
+    logprobs = top_p_filter(logits / temperature, top_p).log_softmax(-1)
+    token = torch.multinomial(logprobs.exp(), 1, generator=generator)[:, 0]
+    return token, logprobs.gather(-1, token[:, None])[:, 0]
+
+
+@torch.no_grad()
+def sample(
+    model: Qwen3ForCausalLM,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    stop_ids: Iterable[int] = (),
+    seed: Optional[int] = None,
+    generator: Optional[torch.Generator] = None,
+    pad_id: int = 0,
+) -> List[Completion]:
+    """One completion per prompt. Prompts are left-padded with pad_id and decoded together in the model's dtype.
+
+    temperature 0 is greedy; otherwise logits are divided by it and, with top_p < 1, cut to the nucleus, and the
+    log-probs are those of this final distribution. A row stops at its first stop id or after max_new_tokens.
+    Randomness comes from `generator`, else from a generator seeded with `seed`, else from torch's global one.
+    """
+    if any(len(p) == 0 for p in prompts):
+        raise ValueError("every prompt needs at least one token")
+    if not prompts or max_new_tokens <= 0:
+        return [Completion([], [], "length") for _ in prompts]
+    device = model.lm_head_weight().device
+    if generator is None and seed is not None:
+        generator = torch.Generator(device=device).manual_seed(seed)
+    B, L = len(prompts), max(len(p) for p in prompts)
+    ids = torch.full((B, L), pad_id, dtype=torch.long)
+    mask = torch.zeros(B, L, dtype=torch.bool)
+    for i, p in enumerate(prompts):
+        ids[i, L - len(p) :] = torch.tensor(list(p), dtype=torch.long)
+        mask[i, L - len(p) :] = True
+    ids, mask = ids.to(device), mask.to(device)
+    stop = torch.tensor(sorted(set(stop_ids)), dtype=torch.long, device=device)
+    cache = model.new_kv_cache(B, L + max_new_tokens)
+
+    tokens, logprobs = [], []
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    emitted = torch.zeros(B, dtype=torch.long, device=device)
+    for _ in range(max_new_tokens):
+        hidden = model(ids, attention_mask=mask, kv_cache=cache)[:, -1]
+        logits = model.logits(hidden)
+        token, logprob = _choose(logits.to(compute_dtype(logits.dtype)), temperature, top_p, generator)
+        tokens.append(token)
+        logprobs.append(logprob)
+        emitted += (~done).long()
+        done |= torch.isin(token, stop)
+        if bool(done.all()):
+            break
+        # Rows never attend to each other, so finished rows just keep stepping and their outputs are dropped.
+        ids, mask = token[:, None], None
+
+    rows = zip(torch.stack(tokens, 1).tolist(), torch.stack(logprobs, 1).tolist(), emitted.tolist(), done.tolist())
+    return [Completion(t[:n], lp[:n], "stop" if stopped else "length") for t, lp, n, stopped in rows]

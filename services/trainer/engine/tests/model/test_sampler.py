@@ -1,0 +1,101 @@
+"""Sampling: batched left-padded decoding against single prompts and a cache-free loop; top-p, stops, log-probs."""
+
+import pytest
+import torch
+
+from sovereign_engine.model import Qwen3Config, Qwen3ForCausalLM
+from sovereign_engine.sampler import sample, top_p_filter
+
+PROMPTS = [[11, 12, 13], [21, 22, 23, 24, 25, 26, 27], [31], [41, 42, 43, 44, 45]]
+
+
+@pytest.fixture(scope="module")
+def model():
+    # float64 so that batching cannot flip a near-tie between two tokens; a wide init so the text depends on context.
+    config = Qwen3Config(
+        vocab_size=1000, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, initializer_range=0.3, torch_dtype="float64",
+    )
+    return Qwen3ForCausalLM(config, seed=0).to(torch.float64).eval()
+
+
+def next_logits(model, ids):
+    """Last-position logits [V] of one sequence by a full forward, no cache."""
+    with torch.no_grad():
+        return model.logits(model(torch.tensor([ids])))[0, -1]
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p():
+    probs = torch.tensor([[0.1, 0.4, 0.2, 0.3], [0.3, 0.2, 0.1, 0.4]], dtype=torch.float64)
+    logits = probs.log()
+    cases = [(1e-9, {0.4}), (0.35, {0.4}), (0.65, {0.4, 0.3}), (0.75, {0.4, 0.3, 0.2}), (0.95, {0.4, 0.3, 0.2, 0.1})]
+    for top_p, kept in cases:
+        out = top_p_filter(logits, top_p)
+        for row in range(2):
+            finite = torch.isfinite(out[row])
+            assert {round(p, 6) for p in probs[row][finite].tolist()} == kept, (top_p, row)
+            assert torch.equal(out[row][finite], logits[row][finite])
+    assert torch.equal(top_p_filter(logits, 1.0), logits)
+
+
+def test_batched_greedy_matches_each_prompt_alone_and_a_cache_free_loop(model):
+    batched = sample(model, PROMPTS, max_new_tokens=8, temperature=0.0)
+    assert len({t for c in batched for t in c.tokens}) > 8, "degenerate text would make this test weak"
+    for prompt, got in zip(PROMPTS, batched):
+        alone = sample(model, [prompt], max_new_tokens=8, temperature=0.0)[0]
+        assert got.tokens == alone.tokens and got.finish_reason == "length" and len(got.tokens) == 8
+        torch.testing.assert_close(torch.tensor(got.logprobs), torch.tensor(alone.logprobs), atol=1e-9, rtol=0)
+        ids = list(prompt)
+        for token, logprob in zip(got.tokens, got.logprobs):
+            logits = next_logits(model, ids)
+            assert token == int(logits.argmax())
+            assert abs(logprob - logits.log_softmax(-1)[token].item()) < 1e-9
+            ids.append(token)
+
+
+@pytest.mark.parametrize("top_p", [1.0, 0.9])
+def test_sampled_log_probs_are_those_of_the_sampling_distribution(model, top_p):
+    temperature = 0.8
+    completions = sample(model, PROMPTS[:2], max_new_tokens=6, temperature=temperature, top_p=top_p, seed=1)
+    for prompt, c in zip(PROMPTS, completions):
+        ids = list(prompt)
+        for token, logprob in zip(c.tokens, c.logprobs):
+            expected = top_p_filter(next_logits(model, ids) / temperature, top_p).log_softmax(-1)
+            assert torch.isfinite(expected[token]), "sampled outside the nucleus"
+            assert abs(logprob - expected[token].item()) < 1e-9
+            ids.append(token)
+    again = sample(model, PROMPTS[:2], max_new_tokens=6, temperature=temperature, top_p=top_p, seed=1)
+    other = sample(model, PROMPTS[:2], max_new_tokens=6, temperature=temperature, top_p=top_p, seed=2)
+    assert again == completions and other != completions
+
+
+def test_tiny_top_p_is_greedy_with_probability_one(model):
+    greedy = sample(model, PROMPTS, max_new_tokens=5, temperature=0.0)
+    nucleus = sample(model, PROMPTS, max_new_tokens=5, temperature=1.0, top_p=1e-9, seed=0)
+    assert [c.tokens for c in nucleus] == [c.tokens for c in greedy]
+    assert all(lp == 0.0 for c in nucleus for lp in c.logprobs)
+
+
+def test_stop_ids_end_each_row_at_its_first_stop(model):
+    free = sample(model, PROMPTS, max_new_tokens=8, temperature=0.0)
+    stop = free[0].tokens[2]
+    stopped = sample(model, PROMPTS, max_new_tokens=8, temperature=0.0, stop_ids={stop, 999_999})
+    assert stopped[0].finish_reason == "stop"
+    for f, s in zip(free, stopped):
+        if stop in f.tokens:
+            end = f.tokens.index(stop) + 1
+            assert (s.tokens, s.finish_reason) == (f.tokens[:end], "stop")
+            assert s.logprobs == pytest.approx(f.logprobs[:end], abs=1e-9)
+        else:
+            assert (s.tokens, s.finish_reason) == (f.tokens, "length")
+
+    first = {c.tokens[0] for c in free}
+    all_stop = sample(model, PROMPTS, max_new_tokens=8, temperature=0.0, stop_ids=first)
+    assert [(c.tokens, c.finish_reason) for c in all_stop] == [([f.tokens[0]], "stop") for f in free]
+
+
+def test_edge_cases(model):
+    assert sample(model, [], max_new_tokens=4) == []
+    assert [c.finish_reason for c in sample(model, PROMPTS[:2], max_new_tokens=0)] == ["length", "length"]
+    with pytest.raises(ValueError, match="at least one token"):
+        sample(model, [[1], []], max_new_tokens=4)
