@@ -6,3 +6,4 @@ export * from "./manifest";
 export * from "./pipeline";
 export * from "./samples";
 export * from "./sources";
+export * from "./training";

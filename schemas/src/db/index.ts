@@ -6,3 +6,4 @@ export * from "./pipeline-runs";
 export * from "./rejected-records";
 export * from "./samples";
 export * from "./shards";
+export * from "./training-runs";

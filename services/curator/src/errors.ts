@@ -1,49 +1,12 @@
 /**
- * @module The one error module: codes, their HTTP statuses, the error class the registry throws, and the
- * JSON shape every failure takes on the wire: `{error: {code, message, requestId}}`.
+ * @module The curator's errors: the services' shared error module (`@sovereign/http`), under the name the
+ * registry and routes use.
  */
-import { z } from "@hono/zod-openapi";
-
-export const errorStatus = {
-  BAD_REQUEST: 400,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  RANGE_NOT_SATISFIABLE: 416,
-  INPUT_REJECTED: 422,
-  INTEGRITY_ERROR: 500,
-  INTERNAL: 500,
-} as const;
-
-export type ErrorCode = keyof typeof errorStatus;
-
-export class CuratorError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-
-  get status(): (typeof errorStatus)[ErrorCode] {
-    return errorStatus[this.code];
-  }
-}
-
-export const notFound = (what: string) => new CuratorError("NOT_FOUND", `${what} not found`);
-
-export const ErrorBody = z
-  .object({
-    error: z.object({
-      code: z.enum(Object.keys(errorStatus) as [ErrorCode, ...ErrorCode[]]),
-      message: z.string(),
-      requestId: z.string(),
-      details: z.unknown().optional(),
-    }),
-  })
-  .openapi("Error");
-
-export function errorBody(code: ErrorCode, message: string, requestId: string, details?: unknown) {
-  return { error: { code, message, requestId, ...(details === undefined ? {} : { details }) } };
-}
+export {
+  ErrorBody,
+  type ErrorCode,
+  errorBody,
+  errorStatus,
+  notFound,
+  ServiceError as CuratorError,
+} from "@sovereign/http";

@@ -1,0 +1,164 @@
+/**
+ * @module Samples as token documents, the unit the data plane packs and shuffles.
+ *
+ * - chat sample (packed roles): the Qwen3 chat template's rendering with its tools, and the tokenizer's
+ *   assistant mask as the trained mask: each assistant turn after its `<|im_start|>assistant\n` header through
+ *   its `<|im_end|>` (think block and tool calls included); system, user and tool turns are context only.
+ * - text sample (packed roles): `encode(text)` followed by `<|endoftext|>`, every token trained.
+ * - rl-prompt sample (`prompts` role): the prompt turns rendered for generation, ending in
+ *   `<|im_start|>assistant\n` (with `thinking: false`, followed by Qwen3's empty think block, its
+ *   non-thinking mode); the sample's id, prompt turns and `reward_model` are kept for scoring.
+ * - chat sample (`prompts` role, for on-policy distillation): the turns before the last assistant turn,
+ *   rendered the same way, with no reward model.
+ *
+ * A document longer than `seqLen` is truncated to its first `seqLen` tokens (`truncate`, the default),
+ * dropped (`drop`), or cut into `seqLen`-token pieces that are documents of their own (`split`, for a corpus
+ * whose long documents should keep their tails). A packed document left with no trained label (a chat with no
+ * assistant turn, or one whose answer lay past the cut) is dropped as `untrained`. An overlong prompt is
+ * always dropped: a cut prompt asks a different question.
+ */
+import type { ChatMessage, DatasetKind, Sample, ToolDefinition } from "@sovereign/schemas";
+import type { Qwen3Tokenizer } from "@sovereign/tokenizer";
+
+/** What the data plane needs of a tokenizer; tests wrap the real one to count calls. */
+export type DocumentTokenizer = Pick<Qwen3Tokenizer, "id" | "encode" | "encodeChat">;
+
+/** `train` and `corpus` give packed rows, `prompts` ragged prompts (docs/engine-protocol.md). */
+export type Role = "train" | "corpus" | "prompts";
+export const ROLES: readonly Role[] = ["train", "corpus", "prompts"];
+
+export type Overlong = "truncate" | "drop" | "split";
+
+/**
+ * Names the rules above. Part of every cache key: changing what a document is (labels, the end-of-text
+ * token, template options) must bump it so old caches are not read as new ones.
+ */
+export const DOCUMENT_FORMAT = "sovereign.documents/v1";
+
+/** Token ids and, for packed documents, the trained mask (1 = loss on this token when it is a target). */
+export type TokenDocument = { ids: Int32Array; mask?: Uint8Array };
+
+export type RewardModel = { style: string; ground_truth: string };
+
+/** What a prompt document keeps besides its ids. */
+export type PromptMeta = {
+  sampleId: string;
+  /**
+   * The prompt turns of an rl-prompt sample, for a judge to read. Empty for prompts taken from
+   * conversations, which nothing scores: a large chat set's turns are not worth holding in memory.
+   */
+  messages: { role: string; content: string | null }[];
+  rewardModel: RewardModel | null;
+};
+
+export type DocumentOptions = {
+  role: Role;
+  seqLen: number;
+  overlong: Overlong;
+  /** Prompts only: false renders Qwen3's empty think block after the generation prompt. */
+  thinking: boolean;
+};
+
+/** What one sample became: its documents, and what was cut or dropped on the way. */
+export type SampleDocuments = {
+  documents: TokenDocument[];
+  prompt?: PromptMeta;
+  /** The sample was longer than `seqLen`: `truncated` lost its tail, `split` became several documents. */
+  cut?: "truncated" | "split";
+  dropped?: "overlong" | "untrained";
+};
+
+/** Id of an added token that must encode as exactly one id (`<|endoftext|>`, `<|im_end|>`). */
+export function specialTokenId(tokenizer: Pick<Qwen3Tokenizer, "encode">, token: string): number {
+  const ids = tokenizer.encode(token);
+  if (ids.length !== 1)
+    throw new Error(`${token} is not a single token of this tokenizer (got ids [${ids}])`);
+  return ids[0] as number;
+}
+
+/** Whether `kind` can feed `role`. */
+export function kindFitsRole(kind: DatasetKind, role: Role): boolean {
+  return role === "prompts" ? kind === "rl-prompt" || kind === "chat" : kind === "chat" || kind === "text";
+}
+
+export class Documentizer {
+  private readonly endOfText: number;
+
+  constructor(
+    private readonly tokenizer: DocumentTokenizer,
+    private readonly options: DocumentOptions,
+  ) {
+    this.endOfText = specialTokenId(tokenizer, "<|endoftext|>");
+  }
+
+  documents(kind: DatasetKind, sample: Sample): SampleDocuments {
+    if (this.options.role === "prompts") return this.prompt(kind, sample);
+    if (kind === "chat" && "messages" in sample) {
+      const encoded = this.tokenizer.encodeChat(sample.messages, { tools: sample.tools });
+      return this.fit(Int32Array.from(encoded.ids), encoded.assistantMask);
+    }
+    if (kind === "text" && "text" in sample) {
+      const ids = this.tokenizer.encode(sample.text);
+      const out = new Int32Array(ids.length + 1);
+      out.set(ids);
+      out[ids.length] = this.endOfText;
+      return this.fit(out, new Uint8Array(out.length).fill(1));
+    }
+    throw new Error(`a ${kind} sample cannot feed the ${this.options.role} role`);
+  }
+
+  private prompt(kind: DatasetKind, sample: Sample): SampleDocuments {
+    let messages: ChatMessage[];
+    let tools: readonly ToolDefinition[] | null = null;
+    let rewardModel: RewardModel | null = null;
+    if (kind === "rl-prompt" && "prompt" in sample) {
+      messages = sample.prompt;
+      rewardModel = { style: sample.reward_model.style, ground_truth: sample.reward_model.ground_truth };
+    } else if (kind === "chat" && "messages" in sample) {
+      const lastAssistant = sample.messages.findLastIndex((m) => m.role === "assistant");
+      messages = lastAssistant === -1 ? sample.messages : sample.messages.slice(0, lastAssistant);
+      tools = sample.tools;
+    } else {
+      throw new Error(`a ${kind} sample cannot feed the prompts role`);
+    }
+    const prompt: PromptMeta = {
+      sampleId: sample.id,
+      messages: rewardModel ? messages.map((m) => ({ role: m.role, content: m.content })) : [],
+      rewardModel,
+    };
+    if (messages.length === 0) return { documents: [], prompt, dropped: "untrained" };
+    const { ids } = this.tokenizer.encodeChat(messages, {
+      tools,
+      addGenerationPrompt: true,
+      ...(this.options.thinking ? {} : { enableThinking: false }),
+    });
+    if (ids.length > this.options.seqLen) return { documents: [], prompt, dropped: "overlong" };
+    return { documents: [{ ids: Int32Array.from(ids) }], prompt };
+  }
+
+  /** Applies the overlong policy and drops pieces that train nothing. */
+  private fit(ids: Int32Array, mask: Uint8Array): SampleDocuments {
+    const { seqLen, overlong } = this.options;
+    let pieces: TokenDocument[] = [{ ids, mask }];
+    const cut = ids.length <= seqLen ? undefined : overlong === "split" ? "split" : "truncated";
+    if (cut) {
+      if (overlong === "drop") return { documents: [], dropped: "overlong" };
+      if (overlong === "truncate")
+        pieces = [{ ids: ids.subarray(0, seqLen), mask: mask.subarray(0, seqLen) }];
+      else {
+        pieces = [];
+        for (let at = 0; at < ids.length; at += seqLen)
+          pieces.push({ ids: ids.subarray(at, at + seqLen), mask: mask.subarray(at, at + seqLen) });
+      }
+    }
+    const documents = pieces.filter((p) => trainedLabels(p.mask as Uint8Array) > 0);
+    return documents.length === 0 ? { documents, cut, dropped: "untrained" } : { documents, cut };
+  }
+}
+
+/** Labels a document trains: targets at positions 1.. whose mask is set (position 0 is never a target). */
+export function trainedLabels(mask: Uint8Array): number {
+  let n = 0;
+  for (let i = 1; i < mask.length; i++) n += mask[i] as number;
+  return n;
+}

@@ -1,0 +1,3 @@
+/** @module What the services' HTTP apps share: the app factory with request ids, logs and one error shape. */
+export * from "./app";
+export * from "./errors";

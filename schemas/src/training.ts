@@ -1,0 +1,157 @@
+/**
+ * @module A training run as a user asks for it: the stage of the recipe (SFT, on-policy distillation, GRPO,
+ * InK-GRPO), the model and teacher, the dataset versions it consumes by hash for each role, hyperparameters and
+ * the seed. Which roles and models a stage needs is checked here, so a bad spec fails the request that makes it.
+ */
+import { z } from "zod";
+import { Sha256Hex } from "./manifest";
+
+export const TRAINING_STAGES = ["sft", "opd", "grpo", "ink-grpo"] as const;
+export const TrainingStage = z.enum(TRAINING_STAGES);
+export type TrainingStage = z.infer<typeof TrainingStage>;
+
+/** An HF-format checkpoint folder (`config.json` + `*.safetensors`), or a named tiny config with the real vocabulary. */
+export const ModelRef = z.union([
+  z.strictObject({ path: z.string().min(1) }),
+  z.strictObject({ tiny: z.string().min(1), seed: z.number().int().nonnegative().default(0) }),
+]);
+export type ModelRef = z.infer<typeof ModelRef>;
+
+/**
+ * Dataset versions by role: `train` (chat SFT set; OPD's dataset responses), `prompts` (RL prompts: OPD's
+ * sampling prompts, GRPO's), `corpus` (InK-GRPO's in-domain text).
+ */
+export const DatasetRoles = z.strictObject({
+  train: Sha256Hex.optional(),
+  prompts: Sha256Hex.optional(),
+  corpus: Sha256Hex.optional(),
+});
+export type DatasetRoles = z.infer<typeof DatasetRoles>;
+export type DatasetRole = keyof DatasetRoles;
+
+/** Which roles each stage reads; OPD needs prompts or dataset responses (or both). */
+export const STAGE_ROLES: Record<TrainingStage, { required: DatasetRole[]; optional: DatasetRole[] }> = {
+  sft: { required: ["train"], optional: [] },
+  opd: { required: [], optional: ["train", "prompts"] },
+  grpo: { required: ["prompts"], optional: [] },
+  "ink-grpo": { required: ["prompts", "corpus"], optional: [] },
+};
+
+const positive = z.number().positive();
+const fraction = z.number().min(0).max(1);
+
+/**
+ * Hyperparameters. `totalSteps`, `seqLen` and `rowsPerStep` shape the run and its batches; the rest go to the
+ * engine as its `hyper` (docs/engine-protocol.md), by these names.
+ */
+export const TrainingHyper = z.strictObject({
+  /** Optimizer steps of the run, numbered from 1. */
+  totalSteps: z.number().int().positive(),
+  /** Tokens per packed row, and packed rows (or prompts, for RL) per optimizer step across all ranks. */
+  seqLen: z
+    .number()
+    .int()
+    .min(16)
+    .max(1 << 20)
+    .default(4096),
+  rowsPerStep: z.number().int().positive().default(8),
+  lr: positive.default(1e-5),
+  warmupSteps: z.number().int().nonnegative().default(0),
+  /** `cosine`: decay to `minLrRatio · lr` at the last step; `constant` after warmup. */
+  schedule: z.enum(["cosine", "constant"]).default("cosine"),
+  minLrRatio: fraction.default(0.1),
+  weightDecay: z.number().nonnegative().default(0),
+  adamBeta1: fraction.default(0.9),
+  adamBeta2: fraction.default(0.95),
+  adamEps: positive.default(1e-8),
+  /** 0: no clipping (the norm is still reported). */
+  clipGradNorm: z.number().nonnegative().default(1),
+  /** Micro-batches each step's rows (or rollouts) are split into on a rank. */
+  gradAccum: z.number().int().positive().default(1),
+  gradientCheckpointing: z.boolean().default(false),
+  /** Steps between checkpoints; one is always written at the end. 0: only at the end. */
+  checkpointEvery: z.number().int().nonnegative().default(500),
+  /** Sampling, for OPD's on-policy batches and GRPO's rollouts; stop ids default to the model's end of sequence. */
+  temperature: z.number().min(0).max(2).default(1),
+  topP: z.number().gt(0).max(1).default(1),
+  maxTokens: z.number().int().positive().default(512),
+  stopIds: z.array(z.number().int().nonnegative()).optional(),
+  /** OPD: probability per step of training on the student's own samples instead of dataset responses. */
+  lambda: fraction.default(1),
+  divergence: z.enum(["forward_kl", "reverse_kl", "jsd"]).default("forward_kl"),
+  beta: fraction.default(0.5),
+  /** OPD: distil against the teacher's top-K tokens (renormalized, with a tail bucket); 0: the full vocabulary. */
+  topK: z.number().int().nonnegative().default(0),
+  teacherOffload: z.boolean().default(false),
+  /** GRPO: samples per prompt, the ratio's clip range, k3 KL to the reference model, updates per rollout batch. */
+  groupSize: z.number().int().min(2).default(8),
+  epsLow: positive.default(0.2),
+  epsHigh: positive.default(0.28),
+  klCoef: z.number().nonnegative().default(0),
+  ppoEpochs: z.number().int().positive().default(1),
+  /** InK-GRPO: L = L_GRPO + ceCoef · b · L_CE, b ~ Bernoulli(ceProb) per update. */
+  ceCoef: z.number().nonnegative().default(0.1),
+  ceProb: fraction.default(0.6),
+});
+/** The keys that shape the run rather than the engine's optimizer and algorithm. */
+export const RUN_SHAPE_KEYS = ["totalSteps", "seqLen", "rowsPerStep"] as const;
+export type TrainingHyper = z.infer<typeof TrainingHyper>;
+
+export const TrainingRunSpec = z
+  .strictObject({
+    name: z.string().min(1).max(200).optional(),
+    stage: TrainingStage,
+    model: ModelRef,
+    teacher: ModelRef.optional(),
+    reference: ModelRef.optional(),
+    datasets: DatasetRoles,
+    hyper: TrainingHyper,
+    seed: z.number().int().nonnegative().default(0),
+  })
+  .superRefine((spec, ctx) => {
+    const roles = STAGE_ROLES[spec.stage];
+    for (const role of roles.required)
+      if (!spec.datasets[role])
+        ctx.addIssue({
+          code: "custom",
+          path: ["datasets", role],
+          message: `stage ${spec.stage} needs a ${role} dataset version`,
+        });
+    for (const role of Object.keys(spec.datasets) as DatasetRole[])
+      if (spec.datasets[role] && !roles.required.includes(role) && !roles.optional.includes(role))
+        ctx.addIssue({
+          code: "custom",
+          path: ["datasets", role],
+          message: `stage ${spec.stage} does not read a ${role} dataset`,
+        });
+    if (spec.stage === "opd") {
+      if (!spec.teacher)
+        ctx.addIssue({
+          code: "custom",
+          path: ["teacher"],
+          message: "on-policy distillation needs a teacher model",
+        });
+      if (!spec.datasets.train && !spec.datasets.prompts)
+        ctx.addIssue({
+          code: "custom",
+          path: ["datasets"],
+          message: "on-policy distillation needs prompts, dataset responses (train), or both",
+        });
+      // Sampled batches take prompts from `prompts`, or else from the train set's conversations.
+      if (spec.hyper.lambda < 1 && !spec.datasets.train)
+        ctx.addIssue({
+          code: "custom",
+          path: ["hyper", "lambda"],
+          message: "lambda below 1 uses dataset responses, which need a train dataset",
+        });
+    } else if (spec.teacher)
+      ctx.addIssue({ code: "custom", path: ["teacher"], message: `stage ${spec.stage} has no teacher` });
+    if (spec.reference && spec.stage !== "grpo" && spec.stage !== "ink-grpo")
+      ctx.addIssue({
+        code: "custom",
+        path: ["reference"],
+        message: "only GRPO stages use a reference model",
+      });
+  });
+export type TrainingRunSpec = z.infer<typeof TrainingRunSpec>;
+export type TrainingRunSpecInput = z.input<typeof TrainingRunSpec>;

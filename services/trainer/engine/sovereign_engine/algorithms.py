@@ -1,0 +1,467 @@
+"""Training stages (SFT, on-policy distillation, GRPO, InK-GRPO) and the run configuration they read.
+
+A stage runs one step at a time: `stage.step(step)` fetches the step's batch from a DataSource, runs forward and
+backward over its micro-batches, steps the optimizer and the schedule, and returns the step's metrics. Every
+loss is a token mean over the whole step (each micro-batch's sum divided by the step's token count), so the
+number of micro-batches never changes the update. Forwards run under bf16 autocast on CUDA and in fp32 on the
+CPU; the LM-head kernels then get bf16 hidden states and head weights on CUDA (the same math in forward and
+backward), fp32 on the CPU.
+"""
+
+import hashlib
+import keyword
+import re
+import time
+from collections import defaultdict
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field, fields
+from functools import partial
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+
+from .client import DataSource, RewardSource, Rollout
+from .frames import Frame
+from .kernels import (
+    DEFAULT_CHUNK_SIZE, linear_cross_entropy, linear_divergence, linear_selected_logprobs, linear_topk_divergence,
+)
+from .kernels.linear_divergence import KINDS
+from .optim import accumulate_gradients, clip_grad_norm, current_lr, micro_batches, unwrap
+from .sampler import sample
+
+
+def _snake(name: str) -> str:
+    """camelCase JSON key to a field name: "warmupSteps" -> "warmup_steps", "lambda" -> "lambda_"."""
+    name = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    return name + "_" if keyword.iskeyword(name) else name
+
+
+@dataclass
+class Hyper:
+    """The run's `hyper` object; JSON keys are the camelCase of these names (`lambda` for lambda_)."""
+
+    # optimizer and schedule
+    lr: float = 1e-5  # peak learning rate
+    warmup_steps: int = 0  # linear warmup from lr / warmup_steps
+    schedule: str = "cosine"  # "cosine": decay to min_lr_ratio * lr at the last step; "constant"
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.0  # on weight matrices only
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.95
+    adam_eps: float = 1e-8
+    clip_grad_norm: float = 1.0  # 0: no clipping (the norm is still reported)
+    grad_accum: int = 1  # micro-batches each step's rows (or rollouts) are split into
+    gradient_checkpointing: bool = False  # recompute layer activations in backward
+    checkpoint_every: int = 0  # steps between checkpoints; 0: only at the end
+    # sampling (OPD's on-policy batches, GRPO's rollouts)
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_tokens: int = 256  # new tokens per completion
+    stop_ids: Optional[List[int]] = None  # None: the model config's eos_token_id
+    # OPD
+    lambda_: float = 0.5  # probability that a step trains on the student's own samples instead of dataset rows
+    divergence: str = "forward_kl"  # "forward_kl" (KL(teacher || student)), "reverse_kl" or "jsd"
+    beta: float = 0.5  # jsd mixture weight
+    top_k: int = 0  # 0: the teacher's full distribution; K: its top-K plus a tail bucket
+    teacher_offload: bool = False  # keep the teacher on the CPU between its forwards
+    # GRPO
+    group_size: int = 8  # samples per prompt
+    eps_low: float = 0.2  # ratio clip range [1 - eps_low, 1 + eps_high]
+    eps_high: float = 0.2
+    kl_coef: float = 0.0  # weight of the k3 KL to the reference model; 0: no reference forward at all
+    ppo_epochs: int = 1  # optimizer updates per rollout batch
+    # InK-GRPO
+    ce_coef: float = 0.1  # lambda: weight of the in-domain next-token loss
+    ce_prob: float = 0.6  # rho: probability that an update includes it
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "Hyper":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(k for k in d if _snake(k) not in names)
+        if unknown:
+            raise ValueError(f"unknown hyper setting(s) {unknown}")
+        hyper = cls(**{_snake(k): v for k, v in d.items()})
+        checks = [
+            (hyper.schedule in ("cosine", "constant"),
+             f"schedule must be 'cosine' or 'constant', got {hyper.schedule!r}"),
+            (hyper.divergence in KINDS, f"divergence must be one of {KINDS}, got {hyper.divergence!r}"),
+            (0.0 <= hyper.lambda_ <= 1.0, f"lambda must be in [0, 1], got {hyper.lambda_}"),
+            (0.0 <= hyper.ce_prob <= 1.0, f"ceProb must be in [0, 1], got {hyper.ce_prob}"),
+            (min(hyper.grad_accum, hyper.group_size, hyper.ppo_epochs) >= 1,
+             f"gradAccum ({hyper.grad_accum}), groupSize ({hyper.group_size}) and ppoEpochs ({hyper.ppo_epochs}) "
+             "must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        return hyper
+
+
+@dataclass
+class RunConfig:
+    """The run as `GET /config` returns it (camelCase keys); keys this engine does not use are ignored."""
+
+    stage: str  # "sft" | "opd" | "grpo" | "ink-grpo"
+    model: Dict[str, Any]  # {"path": HF checkpoint dir} or {"tiny": named config, "seed": n}
+    total_steps: int
+    hyper: Hyper = field(default_factory=Hyper)
+    seed: int = 0
+    seq_len: int = 0  # tokens per packed row; the frames carry their own shapes
+    teacher: Optional[Dict[str, Any]] = None  # OPD, same shape as model
+    reference: Optional[Dict[str, Any]] = None  # GRPO with klCoef > 0; None: the starting model
+    resume: Optional[Dict[str, Any]] = None  # {"step", "path"} of the checkpoint to continue from
+    checkpoint_dir: str = "checkpoints"
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "RunConfig":
+        names = {f.name for f in fields(cls)}
+        values = {_snake(k): v for k, v in d.items() if _snake(k) in names}
+        missing = [key for key in ("stage", "model", "totalSteps") if _snake(key) not in values]
+        if missing:
+            raise ValueError(f"run config lacks {missing}")
+        values["hyper"] = Hyper.from_dict(d.get("hyper") or {})
+        if values.get("stage") not in STAGES:
+            raise ValueError(f"stage must be one of {sorted(STAGES)}, got {values.get('stage')!r}")
+        return cls(**values)
+
+
+def autocast(device: torch.device):
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+
+def head_inputs(hidden: torch.Tensor, weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Flat hidden states [N, H] and the head weight for the loss kernels, in one dtype: bf16 on CUDA."""
+    hidden = hidden.reshape(-1, hidden.shape[-1])
+    if hidden.is_cuda:
+        return hidden.to(torch.bfloat16), weight.to(torch.bfloat16)
+    return hidden.to(weight.dtype), weight
+
+
+def build_rows(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], pad_id: int = 0):
+    """Right-padded rows prompt + completion [B, L] and next-token targets [B, L] that are -100 except at the
+    positions predicting a completion token. Right padding needs no attention mask: causal attention never
+    lets a real token see the padding after it."""
+    seqs = [list(p) + list(c) for p, c in zip(prompts, completions)]
+    length = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), length), pad_id, dtype=torch.long)
+    targets = torch.full((len(seqs), length), -100, dtype=torch.long)
+    for i, (p, c, s) in enumerate(zip(prompts, completions, seqs)):
+        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        if c:
+            targets[i, len(p) - 1 : len(s) - 1] = torch.tensor(list(c), dtype=torch.long)
+    return ids, targets
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
+    """(r - mean) / (std + 1e-6) within each group of group_size consecutive rewards, with the population std
+    (so a group of one is defined). A group whose rewards are all equal teaches nothing: its advantages are
+    exactly 0, not the rounding residue of r - mean."""
+    r = rewards.float().view(-1, group_size)
+    mean, std = r.mean(1, keepdim=True), r.std(1, unbiased=False, keepdim=True)
+    advantages = (r - mean) / (std + 1e-6)
+    return advantages.masked_fill((r == r[:, :1]).all(1, keepdim=True), 0.0).view(-1)
+
+
+@torch.no_grad()
+def teacher_topk(hidden: torch.Tensor, weight: torch.Tensor, k: int, chunk_size: int = DEFAULT_CHUNK_SIZE):
+    """Top-k ids [N, k] and fp32 log-probs [N, k] of softmax(hidden @ weight.T), chunk_size rows at a time so
+    the [N, V] logits never exist at once."""
+    ids = torch.empty(0, k, dtype=torch.long, device=hidden.device)
+    logprobs = torch.empty(0, k, dtype=torch.float32, device=hidden.device)
+    for rows in hidden.split(chunk_size):
+        top = (rows @ weight.t()).float().log_softmax(-1).topk(k, dim=-1)
+        ids, logprobs = torch.cat((ids, top.indices)), torch.cat((logprobs, top.values))
+    return ids, logprobs
+
+
+def frozen(model: Optional[nn.Module]) -> Optional[nn.Module]:
+    if model is not None:
+        model.eval().requires_grad_(False)
+    return model
+
+
+class Stage:
+    """Shared machinery: forwards, cross-entropy micro-batches, sampling, the optimizer update, saved state."""
+
+    def __init__(self, model: nn.Module, optimizer, scheduler, config: RunConfig, data: DataSource, *, rank: int = 0,
+                 rewards: Optional[RewardSource] = None, teacher: Optional[nn.Module] = None,
+                 reference: Optional[nn.Module] = None):
+        self.model = model  # what training forwards go through: the model or its DDP wrapper
+        self.policy = unwrap(model)  # the model itself: head weight, sampling
+        self.device = self.policy.lm_head_weight().device
+        self.optimizer, self.scheduler, self.config, self.hyper = optimizer, scheduler, config, config.hyper
+        self.data, self.rewards, self.rank = data, rewards, rank
+        self.teacher, self.reference = frozen(teacher), frozen(reference)
+        self.counters: Dict[str, int] = {}  # data positions and tallies: the stage's checkpointed state
+
+    def state_dict(self) -> Dict[str, Any]:
+        return dict(self.counters)
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.counters.update(state)
+
+    def generator(self, purpose: str, step: int, device="cpu") -> torch.Generator:
+        """A generator seeded from (run seed, purpose, step, and the rank for sampling, where ranks see different
+        prompts): every draw is a function of the step alone, so a resumed run, on any rank, replays it."""
+        rank = self.rank if purpose == "sample" else 0
+        key = hashlib.sha256(f"{self.config.seed}:{purpose}:{rank}:{step}".encode()).digest()
+        return torch.Generator(device).manual_seed(int.from_bytes(key[:8], "little") >> 1)
+
+    def forward(self, model: nn.Module, ids: torch.Tensor, position_ids: Optional[torch.Tensor]):
+        with autocast(self.device):
+            hidden = model(ids, position_ids)
+        return head_inputs(hidden, unwrap(model).lm_head_weight())
+
+    def rows(self, frame: Frame):
+        """input_ids, labels, position_ids of a packed-rows frame, as int64 on the device."""
+        return tuple(frame[name].long().to(self.device) for name in ("input_ids", "labels", "position_ids"))
+
+    def cross_entropy_losses(self, frame: Frame, coef: float, sums: Dict[str, float], key: str):
+        """Loss closures for the next-token loss of a packed-rows frame (coef x token mean) and its token count;
+        each adds its share of the unscaled token mean to sums[key]."""
+        ids, labels, position_ids = self.rows(frame)
+        tokens = int((labels != -100).sum())
+
+        def loss(s: slice) -> torch.Tensor:
+            hidden, weight = self.forward(self.model, ids[s], position_ids[s])
+            ce = linear_cross_entropy(hidden, weight, labels[s].reshape(-1), reduction="sum") / max(tokens, 1)
+            sums[key] += float(ce)
+            return coef * ce
+
+        return [partial(loss, s) for s in micro_batches(len(ids), self.hyper.grad_accum)], tokens
+
+    def sample(self, step: int, prompts: List[List[int]]) -> List[List[int]]:
+        h = self.hyper
+        stop_ids = h.stop_ids
+        if stop_ids is None:
+            eos = self.policy.config.eos_token_id
+            stop_ids = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+        with autocast(self.device):
+            completions = sample(
+                self.policy, prompts, max_new_tokens=h.max_tokens, temperature=h.temperature, top_p=h.top_p,
+                stop_ids=stop_ids, generator=self.generator("sample", step, self.device),
+            )
+        return [c.tokens for c in completions]
+
+    def update(self) -> float:
+        """Clips, steps the optimizer and clears the gradients; returns the gradient norm before clipping."""
+        norm = clip_grad_norm(self.policy.parameters(), self.hyper.clip_grad_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return norm
+
+    def finish(self, started: float, tokens: int, metrics: Dict[str, float]) -> Dict[str, float]:
+        """Advances the schedule; adds the step's lr and trained tokens per second to its metrics."""
+        metrics["lr"] = current_lr(self.optimizer)
+        self.scheduler.step()
+        metrics["tokens_per_s"] = tokens / max(time.perf_counter() - started, 1e-9)
+        return metrics
+
+    def step(self, step: int) -> Dict[str, float]:
+        raise NotImplementedError
+
+
+class SFT(Stage):
+    """Next-token cross-entropy on packed rows (role "train"), labels already shifted, -100 ignored."""
+
+    def step(self, step: int) -> Dict[str, float]:
+        started, sums = time.perf_counter(), defaultdict(float)
+        losses, tokens = self.cross_entropy_losses(self.data.batch(step, "train"), 1.0, sums, "loss")
+        accumulate_gradients(self.model, losses)
+        grad_norm = self.update()
+        return self.finish(started, tokens, {"loss": sums["loss"], "grad_norm": grad_norm})
+
+
+class OPD(Stage):
+    """On-policy distillation: per step, with probability `lambda` the student's own completions of the step's
+    prompts, else the dataset's rows; the loss is the divergence from a frozen teacher at the trained tokens.
+
+    The reported `kl` is always the full-vocabulary KL(teacher || student) per token, whatever the loss is.
+    With `teacherOffload` the teacher lives on the CPU and visits the device for each forward; a full-vocabulary
+    loss then keeps a device copy of its head weight until the backward.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.teacher is None:
+            raise ValueError("OPD needs a teacher model")
+        self.counters.update(steps=0, sampled_steps=0)
+
+    @contextmanager
+    def teacher_on_device(self):
+        if not self.hyper.teacher_offload:
+            yield
+            return
+        self.teacher.to(self.device)
+        try:
+            yield
+        finally:
+            self.teacher.to("cpu")
+
+    def distill_loss(self, ids, position_ids, mask, scale: float, sums: Dict[str, float]) -> torch.Tensor:
+        h = self.hyper
+        hidden, weight = self.forward(self.model, ids, position_ids)
+        rows = mask.reshape(-1).nonzero().squeeze(1)
+        student = hidden.index_select(0, rows)
+        with self.teacher_on_device(), torch.no_grad():
+            t_hidden, t_weight = self.forward(self.teacher, ids, position_ids)
+            t_hidden = t_hidden.index_select(0, rows)
+            sums["kl"] += float(linear_divergence(student, weight, t_hidden, t_weight, reduction="sum"))
+            if h.top_k:
+                top_ids, top_logprobs = teacher_topk(t_hidden, t_weight, h.top_k)
+            elif h.teacher_offload:
+                # Moving the teacher back would move this very parameter's storage off the device.
+                t_weight = t_weight.clone()
+        kw = dict(kind=h.divergence, beta=h.beta, reduction="sum")
+        if h.top_k:
+            loss = linear_topk_divergence(student, weight, top_ids, top_logprobs, **kw)
+        else:
+            loss = linear_divergence(student, weight, t_hidden, t_weight, **kw)
+        loss = loss * scale
+        sums["loss"] += float(loss)
+        return loss
+
+    def step(self, step: int) -> Dict[str, float]:
+        started, sums = time.perf_counter(), defaultdict(float)
+        sampled = float(torch.rand((), generator=self.generator("lambda", step))) < self.hyper.lambda_
+        if sampled:
+            prompts = self.data.batch(step, "prompts").prompts()
+            ids, targets = build_rows(prompts, self.sample(step, prompts))
+            ids, mask, position_ids = ids.to(self.device), (targets != -100).to(self.device), None
+        else:
+            ids, labels, position_ids = self.rows(self.data.batch(step, "train"))
+            mask = labels != -100
+        tokens = int(mask.sum())
+        losses = [
+            partial(self.distill_loss, ids[s], None if position_ids is None else position_ids[s], mask[s],
+                    1.0 / max(tokens, 1), sums)
+            for s in micro_batches(len(ids), self.hyper.grad_accum)
+        ]
+        accumulate_gradients(self.model, losses)
+        grad_norm = self.update()
+        self.counters["steps"] += 1
+        self.counters["sampled_steps"] += int(sampled)
+        metrics = {
+            "loss": sums["loss"], "kl": sums["kl"] / max(tokens, 1), "grad_norm": grad_norm,
+            "sampled_fraction": self.counters["sampled_steps"] / self.counters["steps"],
+        }
+        return self.finish(started, tokens, metrics)
+
+
+class GRPO(Stage):
+    """Group relative policy optimization on the step's prompts (role "prompts").
+
+    Each prompt is sampled `groupSize` times; the RewardSource scores the completions; advantages are
+    group-normalized (see group_advantages). The old log-probs are those of the policy right after sampling,
+    from a no-grad forward with the same kernel as training, so the first update's ratios are exactly 1. They
+    are the model's own distribution (temperature 1, no top-p), which equals the sampling distribution only
+    when temperature is 1 and top-p is 1; the sampler's tempered log-probs are not used. The loss is the token
+    mean over all completion tokens of -min(ratio A, clip(ratio, 1 - epsLow, 1 + epsHigh) A), plus klCoef times
+    the k3 estimate exp(ref - logp) - (ref - logp) - 1 of KL(policy || reference). `ppoEpochs` updates reuse one
+    rollout batch at the step's learning rate; the metrics average over them.
+    """
+
+    ink = False  # InK-GRPO adds the in-domain next-token loss
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.rewards is None:
+            raise ValueError("GRPO needs a reward source")
+        if self.hyper.kl_coef > 0 and self.reference is None:
+            raise ValueError("klCoef > 0 needs a reference model")
+        self.counters.update(corpus_batches=0)
+
+    @torch.no_grad()
+    def token_logprobs(self, model: nn.Module, ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        hidden, weight = self.forward(model, ids, None)
+        return linear_selected_logprobs(hidden, weight, targets.reshape(-1)).view(targets.shape)
+
+    def policy_loss(self, ids, targets, old, ref, advantages, scale: float, sums: Dict[str, float]) -> torch.Tensor:
+        h = self.hyper
+        hidden, weight = self.forward(self.model, ids, None)
+        logp, entropy = linear_selected_logprobs(hidden, weight, targets.reshape(-1), return_entropy=True)
+        logp, entropy = logp.view(targets.shape), entropy.view(targets.shape)
+        mask = targets != -100
+        ratio = torch.exp(logp - old)
+        a = advantages[:, None]
+        per_token = -torch.min(ratio * a, ratio.clamp(1 - h.eps_low, 1 + h.eps_high) * a)
+        if ref is not None:
+            log_ratio = ref - logp
+            k3 = torch.exp(log_ratio) - log_ratio - 1
+            per_token = per_token + h.kl_coef * k3
+            sums["kl"] += float(k3.detach()[mask].sum())
+        clipped = ((ratio > 1 + h.eps_high) & (a > 0)) | ((ratio < 1 - h.eps_low) & (a < 0))
+        sums["clipped"] += float((clipped & mask).sum())
+        sums["entropy"] += float(entropy[mask].sum())
+        loss = per_token[mask].sum() * scale
+        sums["loss"] += float(loss)
+        return loss
+
+    def step(self, step: int) -> Dict[str, float]:
+        h, started, sums = self.hyper, time.perf_counter(), defaultdict(float)
+        frame = self.data.batch(step, "prompts")
+        prompts = [p for p in frame.prompts() for _ in range(h.group_size)]
+        names = [name for name in frame.prompt_ids() for _ in range(h.group_size)]
+        completions = self.sample(step, prompts)
+        rollouts = [Rollout(*item) for item in zip(names, prompts, completions)]
+        rewards = torch.as_tensor(self.rewards.rewards(step, rollouts), dtype=torch.float32).reshape(-1)
+        if rewards.numel() != len(rollouts):
+            raise ValueError(f"reward source returned {rewards.numel()} rewards for {len(rollouts)} rollouts")
+        advantages = group_advantages(rewards, h.group_size).to(self.device)
+
+        ids, targets = build_rows(prompts, completions)
+        ids, targets = ids.to(self.device), targets.to(self.device)
+        tokens = int((targets != -100).sum())
+        slices = micro_batches(len(ids), h.grad_accum)
+        old = torch.cat([self.token_logprobs(self.policy, ids[s], targets[s]) for s in slices])
+        ref = None
+        if h.kl_coef > 0:
+            ref = torch.cat([self.token_logprobs(self.reference, ids[s], targets[s]) for s in slices])
+
+        trained, grad_norms, ce_applied = tokens * h.ppo_epochs, [], 0
+        ce_draws = torch.rand(h.ppo_epochs, generator=self.generator("ce", step)).tolist()  # b per update
+        for epoch in range(h.ppo_epochs):
+            losses: List[Callable[[], torch.Tensor]] = [
+                partial(self.policy_loss, ids[s], targets[s], old[s], None if ref is None else ref[s], advantages[s],
+                        1.0 / max(tokens, 1), sums)
+                for s in slices
+            ]
+            if self.ink and ce_draws[epoch] < h.ce_prob:
+                self.counters["corpus_batches"] += 1
+                corpus = self.data.batch(self.counters["corpus_batches"], "corpus")
+                ce_losses, ce_tokens = self.cross_entropy_losses(corpus, h.ce_coef, sums, "ce_loss")
+                losses += ce_losses
+                trained += ce_tokens
+                ce_applied += 1
+            accumulate_gradients(self.model, losses)
+            grad_norms.append(self.update())
+
+        updates, total = h.ppo_epochs, max(tokens * h.ppo_epochs, 1)
+        metrics = {
+            "loss": (sums["loss"] + h.ce_coef * sums["ce_loss"]) / updates,
+            "reward_mean": float(rewards.mean()),
+            "reward_std": float(rewards.std(unbiased=False)),
+            "clip_fraction": sums["clipped"] / total,
+            "entropy": sums["entropy"] / total,
+            "completion_length": sum(map(len, completions)) / len(completions),
+            "grad_norm": sum(grad_norms) / updates,
+        }
+        if ref is not None:
+            metrics["kl"] = sums["kl"] / total
+        if self.ink:
+            metrics["ce_applied"] = ce_applied / updates
+            if ce_applied:
+                metrics["ce_loss"] = sums["ce_loss"] / ce_applied
+        return self.finish(started, trained, metrics)
+
+
+class InKGRPO(GRPO):
+    """GRPO plus, in each update with probability ceProb (rho), ceCoef (lambda) times the next-token loss on the
+    next batch of the in-domain corpus (role "corpus", numbered 1, 2, ... in the order they are used):
+    L = L_GRPO + lambda * b * L_CE with b ~ Bernoulli(rho) drawn per update from the run's seeded generator."""
+
+    ink = True
+
+
+STAGES = {"sft": SFT, "opd": OPD, "grpo": GRPO, "ink-grpo": InKGRPO}

@@ -1,0 +1,99 @@
+"""On-policy distillation: a student learns a teacher (trained by SFT on the toy language) under every divergence,
+with the full teacher and with its local top-K, and with the teacher offloaded."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sovereign_engine.algorithms import build_rows, teacher_topk
+from toys import ToyData, make_stage, toy_model
+
+VOCAB = 32
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    model = toy_model(VOCAB, seed=5)
+    stage = make_stage("sft", model, ToyData(VOCAB, seed=9), total_steps=40, lr=1e-2, schedule="constant")
+    losses = [stage.step(step)["loss"] for step in range(1, 41)]
+    assert losses[-1] < 0.3, "the teacher must know the toy language"
+    return model
+
+
+def held_out_kl(student, teacher):
+    """KL(teacher || student) per trained token of unseen rows, from full logits (plain PyTorch)."""
+    frame = ToyData(VOCAB, seed=123).batch(0, "train")
+    ids, labels, pos = (frame[n].long() for n in ("input_ids", "labels", "position_ids"))
+    with torch.no_grad():
+        logq = student.logits(student(ids, pos)).log_softmax(-1)
+        logp = teacher.logits(teacher(ids, pos)).log_softmax(-1)
+    per_token = (logp.exp() * (logp - logq)).sum(-1)
+    return float(per_token[labels != -100].mean())
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"topK": 4}, {"divergence": "jsd", "beta": 0.5}, {"divergence": "reverse_kl", "teacherOffload": True}],
+    ids=["forward_kl", "top4", "jsd", "reverse_kl-offload"],
+)
+def test_student_kl_to_the_teacher_falls(teacher, settings):
+    student = toy_model(VOCAB, seed=1)
+    stage = make_stage("opd", student, ToyData(VOCAB, seed=1), teacher=teacher, total_steps=20, lr=1e-2,
+                       schedule="constant", maxTokens=6, stopIds=[], gradAccum=2, **{"lambda": 0.5, **settings})
+    before = held_out_kl(student, teacher)
+    metrics = [stage.step(step) for step in range(1, 21)]
+    after = held_out_kl(student, teacher)
+    assert after < 0.3 * before, (before, after)
+    assert all(torch.isfinite(torch.tensor(list(m.values()))).all() for m in metrics)
+    assert metrics[-1]["kl"] < 0.3 * metrics[0]["kl"]
+    assert 0 < metrics[-1]["sampled_fraction"] < 1  # both sources were used
+    if not settings:
+        assert all(m["loss"] == pytest.approx(m["kl"], rel=1e-5) for m in metrics)  # forward KL is the logged kl
+    assert not any(p.requires_grad for p in teacher.parameters())
+
+
+@pytest.mark.parametrize("sampled", [False, True], ids=["dataset-rows", "sampled"])
+def test_step_loss_matches_plain_pytorch(teacher, sampled):
+    """The loss is the token-mean divergence at the trained positions: the labelled ones of dataset rows, or those
+    predicting the student's own completion tokens."""
+    student = toy_model(VOCAB, seed=1)
+    data = ToyData(VOCAB, seed=1)
+    stage = make_stage("opd", student, data, teacher=teacher, lr=0.0, divergence="jsd", beta=0.3, maxTokens=5,
+                       stopIds=[], temperature=1.5, **{"lambda": float(sampled)})
+    if sampled:
+        prompts = data.batch(1, "prompts").prompts()
+        ids, targets = build_rows(prompts, stage.sample(1, prompts))  # the step's own draws: seeded by the step
+        pos, trained = None, targets != -100
+        assert int(trained.sum()) == 5 * len(prompts)
+    else:
+        frame = data.batch(1, "train")
+        ids, labels, pos = (frame[n].long() for n in ("input_ids", "labels", "position_ids"))
+        trained = labels != -100
+    with torch.no_grad():
+        logq = student.logits(student(ids, pos)).log_softmax(-1)[trained]
+        logp = teacher.logits(teacher(ids, pos)).log_softmax(-1)[trained]
+    p, q = logp.exp(), logq.exp()
+    log_m = torch.log(0.3 * p + 0.7 * q)
+    jsd = 0.3 * (p * (logp - log_m)).sum(-1) + 0.7 * (q * (logq - log_m)).sum(-1)
+    metrics = stage.step(1)
+    assert metrics["loss"] == pytest.approx(float(jsd.mean()), rel=1e-5)
+    assert metrics["kl"] == pytest.approx(float((p * (logp - logq)).sum(-1).mean()), rel=1e-5)
+    assert metrics["sampled_fraction"] == float(sampled)
+
+
+def test_teacher_topk_is_computed_in_chunks_like_full_topk():
+    g = torch.Generator().manual_seed(0)
+    hidden, weight = torch.randn(37, 16, generator=g), torch.randn(50, 16, generator=g)
+    ids, logprobs = teacher_topk(hidden, weight, 5, chunk_size=8)
+    expected = (hidden @ weight.t()).log_softmax(-1).topk(5, dim=-1)
+    assert torch.equal(ids, expected.indices)
+    torch.testing.assert_close(logprobs, expected.values)
+    assert teacher_topk(hidden[:0], weight, 5)[0].shape == (0, 5)
+
+
+def test_build_rows_targets_only_completion_tokens():
+    ids, targets = build_rows([[1, 2, 3], [4]], [[5, 6], []])
+    assert ids.tolist() == [[1, 2, 3, 5, 6], [4, 0, 0, 0, 0]]
+    assert targets.tolist() == [[-100, -100, 5, 6, -100], [-100] * 5]
+    # Position t predicts token t + 1: the targets are the completion, shifted by one.
+    assert F.pad(ids[0, 1:], (0, 1), value=-100)[targets[0] != -100].tolist() == [5, 6]

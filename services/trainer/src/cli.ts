@@ -1,0 +1,161 @@
+/**
+ * @module The `trainer` command line: serve the API (and supervise engines), or run one training run here with
+ * progress on stderr; list, show, cancel and resume runs.
+ */
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { ServiceError } from "@sovereign/http";
+import { TrainingRunSpec } from "@sovereign/schemas";
+import { ConfigError, loadConfig, type TrainerConfig } from "./config";
+import type { RunSummary } from "./runs";
+import { openTrainer, type Trainer } from "./runtime";
+import { closeOnSignals, startServer } from "./server";
+
+const USAGE = `trainer — training runs pinned to dataset version hashes
+
+Usage:
+  trainer serve                 start the HTTP API and supervise engines (TRAINER_PORT, default 8788)
+  trainer run <spec.json>       queue a run and train it here, with progress; Ctrl-C stops it (resume later)
+  trainer runs [--status S]     recent runs
+  trainer show <run>            a run's status, progress, checkpoints and last metrics
+  trainer cancel <run>          stop a run (it keeps its checkpoints)
+  trainer resume <run>          queue a cancelled or failed run again; it continues from its last checkpoint
+
+Environment: DATABASE_URL (shared with the curator) or CURATOR_DATA_DIR (its PGlite and blob store),
+TRAINER_DATA_DIR, ENGINE_PYTHON, ENGINE_PROCS, LOG_LEVEL (see README).`;
+
+class UsageError extends Error {}
+
+function runLine(run: RunSummary): string {
+  const step = run.progress ? `${run.progress.step}/${run.progress.totalSteps}` : "-";
+  return `${run.id}\t${run.stage}\t${run.status}\tstep ${step}\t${run.name ?? ""}`;
+}
+
+async function withTrainer<T>(config: TrainerConfig, work: (trainer: Trainer) => Promise<T>): Promise<T> {
+  const trainer = await openTrainer(config);
+  try {
+    return await work(trainer);
+  } finally {
+    await trainer.close();
+  }
+}
+
+async function runHere(args: string[], config: TrainerConfig): Promise<number> {
+  const file = args[0];
+  if (!file) throw new UsageError("run needs a spec file");
+  let input: unknown;
+  try {
+    input = JSON.parse(await readFile(file, "utf8"));
+  } catch (error) {
+    throw new UsageError(`cannot read ${file} as JSON: ${(error as Error).message}`);
+  }
+  const parsed = TrainingRunSpec.safeParse(input);
+  if (!parsed.success)
+    throw new UsageError(
+      `invalid training spec ${file}:\n${parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n")}`,
+    );
+  const trainer = await openTrainer({ ...config, port: 0, host: "127.0.0.1", logLevel: "warn" });
+  const { server } = await startServer(trainer);
+  let interrupted = false;
+  process.once("SIGINT", () => {
+    interrupted = true;
+    process.stderr.write(
+      "\nstopping: the engine finishes its step and checkpoints; `trainer resume` goes on\n",
+    );
+  });
+  try {
+    const run = await trainer.runs.create(parsed.data);
+    process.stdout.write(`run ${run.id} queued\n`);
+    await trainer.supervisor.start(500);
+    let lastLine = "";
+    for (;;) {
+      if (interrupted) await trainer.runs.cancel(run.id).catch(() => undefined);
+      const current = await trainer.runs.row(run.id);
+      const metrics = current.progress?.metrics ?? {};
+      const shown = ["loss", "kl", "reward_mean", "lr", "tokens_per_s"]
+        .filter((k) => k in metrics)
+        .map((k) => `${k} ${Number(metrics[k]).toPrecision(4)}`)
+        .join("  ");
+      const line = `${current.status} step ${current.progress?.step ?? 0}/${current.progress?.totalSteps ?? "?"} ${shown}`;
+      if (line !== lastLine) process.stderr.write(`${line}\n`);
+      lastLine = line;
+      if (["succeeded", "failed", "cancelled"].includes(current.status)) {
+        if (current.error) process.stderr.write(`${current.error}\n`);
+        return current.status === "succeeded" ? 0 : 1;
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  } finally {
+    server.close();
+    await trainer.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === "help" || command === "--help" || command === "-h") {
+    process.stdout.write(`${USAGE}\n`);
+    return command ? 0 : 2;
+  }
+  const config = loadConfig();
+  switch (command) {
+    case "serve": {
+      const trainer = await openTrainer(config);
+      const { server, url } = await startServer(trainer);
+      await trainer.supervisor.start();
+      closeOnSignals(trainer, server);
+      process.stdout.write(`trainer listening on ${url}\n`);
+      return -1;
+    }
+    case "run":
+      return runHere(rest, config);
+    case "runs": {
+      const { values } = parseArgs({ args: rest, options: { status: { type: "string" } } });
+      return withTrainer(config, async (t) => {
+        const status = values.status as RunSummary["status"] | undefined;
+        for (const run of await t.runs.list(status ? { status } : {}))
+          process.stdout.write(`${runLine(run)}\n`);
+        return 0;
+      });
+    }
+    case "show":
+      return withTrainer(config, async (t) => {
+        const run = await t.runs.get(one(rest, "show <run>"), 5);
+        process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+        return 0;
+      });
+    case "cancel":
+      return withTrainer(config, async (t) => {
+        process.stdout.write(`${runLine(await t.runs.cancel(one(rest, "cancel <run>")))}\n`);
+        return 0;
+      });
+    case "resume":
+      return withTrainer(config, async (t) => {
+        process.stdout.write(`${runLine(await t.runs.resume(one(rest, "resume <run>")))}\n`);
+        return 0;
+      });
+    default:
+      throw new UsageError(`unknown command ${command}`);
+  }
+}
+
+function one(args: string[], usage: string): string {
+  const value = args[0];
+  if (!value) throw new UsageError(`usage: trainer ${usage}`);
+  return value;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error) => {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof ServiceError) {
+      process.stderr.write(`trainer: ${error.message}\n`);
+      process.exitCode = error instanceof UsageError ? 2 : 1;
+    } else {
+      process.stderr.write(`trainer: ${(error as Error).stack ?? error}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

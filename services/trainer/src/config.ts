@@ -1,0 +1,106 @@
+/**
+ * @module Trainer configuration, parsed once from the environment with zod: a bad value fails at start with
+ * the variable that is wrong. The trainer reads the curator's registry (the same database) and blob store.
+ */
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+
+const optionalText = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v ? v : undefined));
+
+export const ConfigSchema = z.object({
+  /** PostgreSQL URL shared with the curator. Absent: the curator's embedded PGlite under `${CURATOR_DATA_DIR}/pg`. */
+  DATABASE_URL: optionalText.refine(
+    (v) => v === undefined || /^postgres(ql)?:\/\//.test(v),
+    "must be a postgres:// or postgresql:// URL",
+  ),
+  /** The curator's data folder: its PGlite database and the blob store holding the shards. */
+  CURATOR_DATA_DIR: z.string().default("./.data"),
+  /** The trainer's own state: tokenized-document caches, engine logs, checkpoints. */
+  TRAINER_DATA_DIR: z.string().default("./.data/trainer"),
+  HOST: z.string().default("127.0.0.1"),
+  TRAINER_PORT: z.coerce.number().int().min(0).max(65535).default(8788),
+  /** The URL engine ranks reach this service at; default `http://HOST:PORT`. */
+  TRAINER_ENGINE_URL: z.url().optional(),
+  /** Python with torch for the engine; default Debian's `/usr/bin/python3` when present, else `python3`. */
+  ENGINE_PYTHON: optionalText,
+  /** Start ranks with `torchrun --nproc-per-node N` instead of one Python process. */
+  ENGINE_PROCS: z.coerce.number().int().positive().default(1),
+  /** Training runs at once. */
+  TRAINER_CONCURRENT_RUNS: z.coerce.number().int().positive().default(1),
+  /** Engine output lines kept on a failed run. */
+  TRAINER_LOG_TAIL_LINES: z.coerce.number().int().positive().default(40),
+  /** The LLM judge of prompts with `reward_model.style: "model"`: an OpenAI-compatible API root and model. */
+  TRAINER_JUDGE_BASE_URL: optionalText.pipe(z.url().optional()),
+  TRAINER_JUDGE_MODEL: optionalText,
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type TrainerConfig = {
+  databaseUrl: string | undefined;
+  pgDir: string;
+  blobDir: string;
+  dataDir: string;
+  cacheDir: string;
+  runsDir: string;
+  host: string;
+  port: number;
+  engineUrl: string | undefined;
+  engine: { python: string; procs: number; dir: string };
+  concurrentRuns: number;
+  logTailLines: number;
+  /** Judge replies are cached under `cacheDir/judge`; the key comes from `TEACHER_API_KEY` or `OPENAI_API_KEY`. */
+  judge: { baseUrl: string; model: string } | undefined;
+  logLevel: z.infer<typeof ConfigSchema>["LOG_LEVEL"];
+};
+
+export class ConfigError extends Error {}
+
+/** The engine's folder: `python -m sovereign_engine` runs from here. */
+export const ENGINE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../engine");
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): TrainerConfig {
+  const parsed = ConfigSchema.safeParse(env);
+  if (
+    parsed.success &&
+    Boolean(parsed.data.TRAINER_JUDGE_BASE_URL) !== Boolean(parsed.data.TRAINER_JUDGE_MODEL)
+  )
+    throw new ConfigError(
+      "invalid configuration:\n  TRAINER_JUDGE_BASE_URL and TRAINER_JUDGE_MODEL go together",
+    );
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n");
+    throw new ConfigError(`invalid configuration:\n${lines}`);
+  }
+  const e = parsed.data;
+  const curatorDir = resolve(e.CURATOR_DATA_DIR);
+  const dataDir = resolve(e.TRAINER_DATA_DIR);
+  return {
+    databaseUrl: e.DATABASE_URL,
+    pgDir: resolve(curatorDir, "pg"),
+    blobDir: resolve(curatorDir, "blobs"),
+    dataDir,
+    cacheDir: resolve(dataDir, "cache"),
+    runsDir: resolve(dataDir, "runs"),
+    host: e.HOST,
+    port: e.TRAINER_PORT,
+    engineUrl: e.TRAINER_ENGINE_URL,
+    engine: {
+      python: e.ENGINE_PYTHON ?? (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3"),
+      procs: e.ENGINE_PROCS,
+      dir: ENGINE_DIR,
+    },
+    concurrentRuns: e.TRAINER_CONCURRENT_RUNS,
+    logTailLines: e.TRAINER_LOG_TAIL_LINES,
+    judge:
+      e.TRAINER_JUDGE_BASE_URL && e.TRAINER_JUDGE_MODEL
+        ? { baseUrl: e.TRAINER_JUDGE_BASE_URL, model: e.TRAINER_JUDGE_MODEL }
+        : undefined,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,20 @@
+/** @module The typed Hono context every trainer route sees. */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { ServiceEnv } from "@sovereign/http";
+import type { TrainerConfig } from "./config";
+import type { DataPlane } from "./data-plane";
+import type { RolloutScorer } from "./rollouts";
+import type { TrainingRuns } from "./runs";
+import type { Supervisor } from "./supervisor";
+
+export type TrainerEnv = {
+  Variables: ServiceEnv["Variables"] & {
+    config: TrainerConfig;
+    runs: TrainingRuns;
+    supervisor: Supervisor;
+    data: DataPlane;
+    rollouts: RolloutScorer;
+  };
+};
+
+export type TrainerApp = OpenAPIHono<TrainerEnv>;

@@ -1,0 +1,88 @@
+/**
+ * @module A running training run's data: the `@sovereign/batches` training data of each role it reads, opened
+ * (tokenized into the cache on first use) before its engine starts and closed when it ends.
+ */
+import type { Role, TrainingData } from "@sovereign/batches";
+import { openTrainingData } from "@sovereign/batches";
+import { notFound, ServiceError } from "@sovereign/http";
+import type { TrainingRunSpec } from "@sovereign/schemas";
+import type { BlobStore } from "@sovereign/shards";
+import { loadQwen3Tokenizer } from "@sovereign/tokenizer";
+import type { PinnedVersion } from "./versions";
+
+/**
+ * The frames a stage's engine asks for: packed rows of the train set (SFT, OPD's dataset responses), prompts
+ * (OPD sampling, GRPO), the in-domain corpus (InK-GRPO). OPD without a prompt set samples from the train set's
+ * conversations.
+ */
+export function rolesOf(spec: TrainingRunSpec, versions: readonly PinnedVersion[]): Map<Role, PinnedVersion> {
+  const byRole = new Map(versions.map((v) => [v.role, v]));
+  const roles = new Map<Role, PinnedVersion>();
+  const train = byRole.get("train");
+  const prompts = byRole.get("prompts");
+  const corpus = byRole.get("corpus");
+  if (train) roles.set("train", train);
+  if (corpus) roles.set("corpus", corpus);
+  if (prompts) roles.set("prompts", prompts);
+  else if (spec.stage === "opd" && train && spec.hyper.lambda > 0) roles.set("prompts", train);
+  return roles;
+}
+
+export class DataPlane {
+  private readonly open = new Map<string, Map<Role, TrainingData>>();
+
+  constructor(private readonly options: { store: BlobStore; cacheDir: string }) {}
+
+  /** Opens every role of a run, building cache files where needed. */
+  async prepare(runId: string, spec: TrainingRunSpec, versions: readonly PinnedVersion[]): Promise<void> {
+    this.release(runId);
+    const tokenizer = await loadQwen3Tokenizer();
+    const opened = new Map<Role, TrainingData>();
+    try {
+      for (const [role, version] of rolesOf(spec, versions)) {
+        opened.set(
+          role,
+          await openTrainingData({
+            store: this.options.store,
+            versions: [{ hash: version.hash, manifest: version.manifest }],
+            role,
+            tokenizer,
+            run: runId,
+            seqLen: spec.hyper.seqLen,
+            seed: spec.seed,
+            rowsPerStep: spec.hyper.rowsPerStep,
+            cacheDir: this.options.cacheDir,
+          }),
+        );
+      }
+    } catch (error) {
+      for (const data of opened.values()) data.close();
+      throw error;
+    }
+    this.open.set(runId, opened);
+  }
+
+  data(runId: string, role: string): TrainingData {
+    const roles = this.open.get(runId);
+    if (!roles) throw new ServiceError("CONFLICT", `training run ${runId} is not running`);
+    const data = roles.get(role as Role);
+    if (!data)
+      throw notFound(`${role} data of training run ${runId} (it reads ${[...roles.keys()].join(", ")})`);
+    return data;
+  }
+
+  stats(runId: string): Record<string, TrainingData["stats"]> {
+    return Object.fromEntries(
+      [...(this.open.get(runId) ?? new Map<Role, TrainingData>())].map(([r, d]) => [r, d.stats]),
+    );
+  }
+
+  release(runId: string): void {
+    for (const data of this.open.get(runId)?.values() ?? []) data.close();
+    this.open.delete(runId);
+  }
+
+  close(): void {
+    for (const id of [...this.open.keys()]) this.release(id);
+  }
+}

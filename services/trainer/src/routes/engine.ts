@@ -1,0 +1,154 @@
+/**
+ * @module The engine protocol (docs/engine-protocol.md): what engine ranks of a running training run fetch and
+ * report. Every request carries the run's engine token, issued to the engine the supervisor started.
+ */
+import { join } from "node:path";
+import { ServiceError } from "@sovereign/http";
+import { RUN_SHAPE_KEYS } from "@sovereign/schemas";
+import type { Context } from "hono";
+import { z } from "zod";
+import type { TrainerApp, TrainerEnv } from "../context";
+
+const Step = z.coerce.number().int().nonnegative();
+/** Steps are numbered from 1 (step k is the k-th optimizer step); the data plane counts from 0. */
+const BatchStep = z.coerce.number().int().positive();
+const BatchQuery = z.object({
+  rank: z.coerce.number().int().nonnegative().default(0),
+  world: z.coerce.number().int().positive().default(1),
+  role: z.enum(["train", "corpus", "prompts"]),
+});
+const Metrics = z.strictObject({
+  step: Step,
+  rank: z.number().int().nonnegative().default(0),
+  metrics: z.record(z.string(), z.number().refine(Number.isFinite, "must be a finite number")),
+});
+const Checkpoint = z.strictObject({
+  step: Step,
+  path: z.string().min(1),
+  files: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        bytes: z.number().int().nonnegative(),
+      }),
+    )
+    .min(1),
+});
+const Status = z.strictObject({
+  state: z.enum(["running", "succeeded", "failed"]),
+  message: z.string().max(20_000).optional(),
+});
+const Rollouts = z.strictObject({
+  step: Step,
+  items: z
+    .array(
+      z.strictObject({
+        prompt: z.string().min(1),
+        promptIds: z.array(z.number().int().nonnegative()),
+        completionIds: z.array(z.number().int().nonnegative()),
+      }),
+    )
+    .min(1)
+    .max(65_536),
+});
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues
+    .slice(0, 10)
+    .map((i) => `${[what, ...i.path.map(String)].join(".")}: ${i.message}`);
+  throw new ServiceError("BAD_REQUEST", problems.join("; "));
+}
+
+export function registerEngineRoutes(app: TrainerApp) {
+  const base = "/v1/engine/runs/:id";
+  /** The run, once the request's bearer token is its current engine token. */
+  const authorized = async (c: Context<TrainerEnv>) => {
+    const id = c.req.param("id") as string;
+    const header = c.req.header("authorization");
+    const token = header?.startsWith("Bearer ") ? header.slice(7) : undefined;
+    return c.get("runs").checkEngineToken(id, token);
+  };
+  const json = async (c: Context<TrainerEnv>) => {
+    try {
+      return await c.req.json();
+    } catch (error) {
+      throw new ServiceError("BAD_REQUEST", `malformed JSON body: ${(error as Error).message}`);
+    }
+  };
+
+  app.get(`${base}/config`, async (c) => {
+    const row = await authorized(c);
+    const { spec } = row;
+    const checkpoints = await c.get("runs").checkpoints(row.id);
+    const last = checkpoints.at(-1);
+    return c.json({
+      run: row.id,
+      stage: spec.stage,
+      model: spec.model,
+      teacher: spec.teacher ?? null,
+      reference: spec.reference ?? null,
+      resume: last ? { step: last.step, path: last.path } : null,
+      seed: spec.seed,
+      seqLen: spec.hyper.seqLen,
+      rowsPerStep: spec.hyper.rowsPerStep,
+      totalSteps: spec.hyper.totalSteps,
+      hyper: Object.fromEntries(
+        Object.entries(spec.hyper).filter(([key]) => !(RUN_SHAPE_KEYS as readonly string[]).includes(key)),
+      ),
+      checkpointDir: join(c.get("config").runsDir, row.id, "checkpoints"),
+      data: c.get("data").stats(row.id),
+    });
+  });
+
+  app.get(`${base}/batches/:step`, async (c) => {
+    const row = await authorized(c);
+    const step = parse(BatchStep, c.req.param("step"), "step");
+    const query = parse(BatchQuery, c.req.query(), "query");
+    if (query.rank >= query.world)
+      throw new ServiceError("BAD_REQUEST", `query.rank: ${query.rank} is not below world ${query.world}`);
+    const frame = c
+      .get("data")
+      .data(row.id, query.role)
+      .batchFrame(step - 1, query.rank, query.world);
+    return c.body(frame as Uint8Array<ArrayBuffer>, 200, { "content-type": "application/octet-stream" });
+  });
+
+  app.post(`${base}/rollouts`, async (c) => {
+    const row = await authorized(c);
+    const body = parse(Rollouts, await json(c), "body");
+    const scored = await c.get("rollouts").score(row.id, body.items);
+    if ((c.req.header("accept") ?? "").includes("application/json")) return c.json(scored, 200);
+    const bytes = new Uint8Array(scored.rewards.length * 4);
+    const view = new DataView(bytes.buffer);
+    for (const [i, reward] of scored.rewards.entries()) view.setFloat32(i * 4, reward, true);
+    return c.body(bytes, 200, { "content-type": "application/octet-stream" });
+  });
+
+  app.post(`${base}/metrics`, async (c) => {
+    const row = await authorized(c);
+    const body = parse(Metrics, await json(c), "body");
+    await c.get("runs").recordMetrics(row.id, body.step, body.rank, body.metrics);
+    return c.body(null, 204);
+  });
+
+  app.post(`${base}/checkpoints`, async (c) => {
+    const row = await authorized(c);
+    const body = parse(Checkpoint, await json(c), "body");
+    await c.get("runs").recordCheckpoint(row.id, body.step, body.path, body.files);
+    return c.body(null, 204);
+  });
+
+  app.post(`${base}/status`, async (c) => {
+    const row = await authorized(c);
+    const body = parse(Status, await json(c), "body");
+    c.get("supervisor").report(row.id, {
+      state: body.state,
+      ...(body.message ? { message: body.message } : {}),
+    });
+    c.get("logger").info({ run: row.id, state: body.state, message: body.message }, "engine status");
+    return c.body(null, 204);
+  });
+}

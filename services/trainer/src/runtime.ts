@@ -1,0 +1,74 @@
+/**
+ * @module Wiring: configuration → database (migrated, shared with the curator) → blob store → runs, data plane,
+ * rollout scoring, supervisor → HTTP app. Shared by the server, the CLI and the tests.
+ */
+
+import { join } from "node:path";
+import { type DatabaseHandle, openDatabase } from "@sovereign/db";
+import { makeJudge } from "@sovereign/rewards";
+import { LocalBlobStore } from "@sovereign/shards";
+import { TeacherClient } from "@sovereign/teacher";
+import { type Logger, pino } from "pino";
+import { createTrainerApp } from "./app";
+import type { TrainerConfig } from "./config";
+import type { TrainerApp } from "./context";
+import { DataPlane } from "./data-plane";
+import { RolloutScorer } from "./rollouts";
+import { TrainingRuns } from "./runs";
+import { Supervisor } from "./supervisor";
+
+export type Trainer = {
+  config: TrainerConfig;
+  database: DatabaseHandle;
+  runs: TrainingRuns;
+  supervisor: Supervisor;
+  data: DataPlane;
+  logger: Logger;
+  app: TrainerApp;
+  close(): Promise<void>;
+};
+
+export async function openTrainer(
+  config: TrainerConfig,
+  options: { logger?: Logger; database?: DatabaseHandle } = {},
+): Promise<Trainer> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: "trainer" } });
+  const database =
+    options.database ??
+    (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dataDir: config.pgDir }));
+  try {
+    await database.migrate();
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const store = new LocalBlobStore(config.blobDir);
+  const runs = new TrainingRuns(database.db);
+  const data = new DataPlane({ store, cacheDir: config.cacheDir });
+  const judge = config.judge
+    ? makeJudge({
+        client: new TeacherClient({
+          baseUrl: config.judge.baseUrl,
+          model: config.judge.model,
+          cache: join(config.cacheDir, "judge"),
+        }),
+      })
+    : undefined;
+  const rollouts = new RolloutScorer(data, judge);
+  const supervisor = new Supervisor({ config, db: database.db, runs, store, data, logger });
+  const app = createTrainerApp({ config, runs, supervisor, data, rollouts, logger });
+  return {
+    config,
+    database,
+    runs,
+    supervisor,
+    data,
+    logger,
+    app,
+    close: async () => {
+      await supervisor.stop();
+      data.close();
+      if (!options.database) await database.close();
+    },
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * @module The engine supervisor: takes queued training runs, re-verifies their pinned shards, opens their data,
+ * launches the engine (`python -m sovereign_engine`, or torch's launcher for several processes), keeps its
+ * output in a log file and its last lines in memory, stops it on cancel, and records how the run ended: a
+ * crashed engine fails its run with the last lines it printed.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Database } from "@sovereign/db";
+import type { BlobStore } from "@sovereign/shards";
+import type { Logger } from "pino";
+import type { TrainerConfig } from "./config";
+import type { DataPlane } from "./data-plane";
+import type { TrainingRunRow, TrainingRuns } from "./runs";
+import { pinnedVersions, verifyPinned } from "./versions";
+
+/** What the engine said of itself through `POST /status`. */
+export type EngineReport = { state: "running" | "succeeded" | "failed"; message?: string };
+
+type Active = {
+  child?: ChildProcess;
+  report?: EngineReport;
+  cancelled: boolean;
+  /** Stopped with the service, not by a user: queued again, to resume from its last checkpoint. */
+  requeue?: boolean;
+  tail: string[];
+};
+
+/** Seconds between SIGTERM and SIGKILL when an engine is stopped: time to finish a step and checkpoint. */
+const STOP_GRACE_MS = 60_000;
+
+export class Supervisor {
+  private readonly active = new Map<string, Active>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private stopped = false;
+  /** Where engines reach this service; set once the server listens. */
+  engineUrl: string | undefined;
+
+  constructor(
+    private readonly options: {
+      config: TrainerConfig;
+      db: Database;
+      runs: TrainingRuns;
+      store: BlobStore;
+      data: DataPlane;
+      logger: Logger;
+    },
+  ) {}
+
+  /** Recover what a previous process left running, then poll for queued runs every `intervalMs` (and at once). */
+  async start(intervalMs = 1_000): Promise<void> {
+    if (this.timer) return;
+    this.stopped = false;
+    await this.options.runs.recoverOrphans();
+    this.timer = setInterval(() => void this.poll(), intervalMs);
+    void this.poll();
+  }
+
+  /** Take queued runs while there is room; resolves once each taken run's engine has started or failed. */
+  async poll(): Promise<void> {
+    if (this.polling || this.stopped) return;
+    this.polling = true;
+    try {
+      await this.watchCancels();
+      while (this.active.size < this.options.config.concurrentRuns) {
+        const claimed = await this.options.runs.claimNext();
+        if (!claimed) break;
+        const state: Active = { cancelled: false, tail: [] };
+        this.active.set(claimed.row.id, state);
+        void this.execute(claimed.row, claimed.token, state).finally(() =>
+          this.active.delete(claimed.row.id),
+        );
+      }
+    } catch (error) {
+      this.options.logger.error({ err: error }, "supervisor poll failed");
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Runs asked to stop while their engine runs get SIGTERM (and SIGKILL after the grace period). */
+  private async watchCancels(): Promise<void> {
+    for (const [id, state] of this.active) {
+      if (state.cancelled) continue;
+      const row = await this.options.runs.row(id);
+      if (row.status !== "cancelling") continue;
+      state.cancelled = true;
+      this.terminate(state.child);
+    }
+  }
+
+  private terminate(child: ChildProcess | undefined): void {
+    if (!child || child.exitCode !== null) return;
+    child.kill("SIGTERM");
+    const kill = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    kill.unref();
+    child.once("exit", () => clearTimeout(kill));
+  }
+
+  /** What an engine reported of itself; `failed` messages become the run's error. */
+  report(runId: string, report: EngineReport): void {
+    const state = this.active.get(runId);
+    if (state) state.report = report;
+  }
+
+  isActive(runId: string): boolean {
+    return this.active.has(runId);
+  }
+
+  private async execute(row: TrainingRunRow, token: string, state: Active): Promise<void> {
+    const { config, runs, data, logger } = this.options;
+    const log = logger.child({ run: row.id });
+    const runDir = join(config.runsDir, row.id);
+    const logPath = join(runDir, `engine-${row.attempts}.log`);
+    try {
+      await mkdir(runDir, { recursive: true });
+      await runs.setLogPath(row.id, logPath);
+      const versions = await pinnedVersions(this.options.db, row.datasets);
+      await verifyPinned(this.options.store, versions);
+      await data.prepare(row.id, row.spec, versions);
+    } catch (error) {
+      log.warn({ err: error }, "training run failed before its engine started");
+      data.release(row.id);
+      await runs.finish(row.id, "failed", { error: (error as Error).message });
+      return;
+    }
+    if (!this.engineUrl) throw new Error("the supervisor has no engine URL: start the server first");
+    const { python, procs, dir } = config.engine;
+    const engineArgs = ["-m", "sovereign_engine", "--server", this.engineUrl, "--run", row.id];
+    const args =
+      procs > 1
+        ? ["-m", "torch.distributed.run", "--nproc-per-node", String(procs), ...engineArgs]
+        : engineArgs;
+    const out = createWriteStream(logPath, { flags: "a" });
+    const exit = await new Promise<{ code: number | null; signal: string | null; error?: Error }>(
+      (resolve) => {
+        const child = spawn(python, args, {
+          cwd: dir,
+          env: { ...process.env, SOVEREIGN_ENGINE_TOKEN: token, PYTHONUNBUFFERED: "1" },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        state.child = child;
+        log.info({ pid: child.pid, python, args }, "engine started");
+        const keep = (chunk: Buffer) => {
+          out.write(chunk);
+          for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) state.tail.push(line);
+          if (state.tail.length > config.logTailLines)
+            state.tail.splice(0, state.tail.length - config.logTailLines);
+        };
+        child.stdout?.on("data", keep);
+        child.stderr?.on("data", keep);
+        child.once("error", (error) => resolve({ code: null, signal: null, error }));
+        child.once("exit", (code, signal) => resolve({ code, signal }));
+      },
+    );
+    await new Promise<void>((resolve) => out.end(resolve));
+    data.release(row.id);
+    const logTail = state.tail.join("\n");
+    if (state.requeue) {
+      await runs.requeue(row.id, logTail);
+    } else if (state.cancelled) {
+      await runs.finish(row.id, "cancelled", { logTail });
+    } else if (exit.code === 0 && state.report?.state === "succeeded") {
+      await runs.finish(row.id, "succeeded", { logTail });
+    } else {
+      const how = exit.error
+        ? `the engine could not start (${python}): ${exit.error.message}`
+        : exit.signal
+          ? `the engine was killed by ${exit.signal}`
+          : exit.code === 0
+            ? "the engine exited without reporting success"
+            : `the engine exited with status ${exit.code}`;
+      const reason =
+        state.report?.state === "failed" && state.report.message ? `: ${state.report.message}` : "";
+      const last = state.tail.slice(-5).join("\n");
+      await runs.finish(row.id, "failed", {
+        error: `${how}${reason}${last ? `\nlast output:\n${last}` : ""}`,
+        logTail,
+      });
+    }
+    log.info({ code: exit.code, signal: exit.signal }, "engine finished");
+  }
+
+  /** Stop taking runs and stop every engine; their runs are queued again and resume from their last checkpoint. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const state of this.active.values()) {
+      state.cancelled = true;
+      state.requeue = true;
+      this.terminate(state.child);
+    }
+    while (this.active.size) await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * Training runs over HTTP: a run is pinned to registry versions (unknown hashes, drafts and wrong kinds are
+ * refused by name), a tampered shard fails the run before any training with the shard named, the engine
+ * protocol refuses requests without the run's engine token, and an SFT run of a tiny Qwen3 model trains end to
+ * end through the engine process, recording metrics and checkpoints.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { LocalBlobStore } from "@sovereign/shards";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createStack, engineAvailable, type TestStack, waitForRun } from "./helpers";
+
+const chat = (i: number) => ({
+  id: `c${i}`,
+  messages: [
+    { role: "user", content: `ข้อ ${i}: เมืองหลวงของประเทศไทยคือเมืองอะไร` },
+    { role: "assistant", content: "เมืองหลวงของประเทศไทยคือกรุงเทพมหานคร" },
+  ],
+});
+
+const sftSpec = (train: string, hyper: Record<string, unknown> = {}) => ({
+  name: "tiny-sft",
+  stage: "sft",
+  model: { tiny: "tiny", seed: 1 },
+  datasets: { train },
+  hyper: {
+    totalSteps: 12,
+    seqLen: 64,
+    rowsPerStep: 2,
+    lr: 2e-2,
+    warmupSteps: 2,
+    checkpointEvery: 6,
+    ...hyper,
+  },
+  seed: 3,
+});
+
+describe("training runs", () => {
+  let stack: TestStack;
+  let train: string;
+  let corpus: string;
+
+  beforeAll(async () => {
+    stack = await createStack();
+    train = await stack.version(
+      "tiny-chat",
+      "chat",
+      Array.from({ length: 8 }, (_, i) => chat(i)),
+    );
+    corpus = await stack.version("tiny-corpus", "text", [
+      { id: "s1", text: "มาตรา ๑ พระราชบัญญัตินี้เรียกว่า พระราชบัญญัติทดสอบ" },
+    ]);
+  });
+
+  afterAll(async () => {
+    await stack?.cleanup();
+  });
+
+  it("refuses a spec whose stage lacks a dataset role, naming the field", async () => {
+    const res = await stack.post("/v1/training/runs", { ...sftSpec(train), datasets: {} });
+    expect(res.status).toBe(400);
+    const { error } = (await res.json()) as { error: { message: string } };
+    expect(error.message).toContain("body.datasets.train: stage sft needs a train dataset version");
+  });
+
+  it("refuses hashes the registry does not know, and versions of the wrong kind", async () => {
+    const unknown = "ab".repeat(32);
+    let res = await stack.post("/v1/training/runs", sftSpec(unknown));
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
+      `datasets.train: version ${unknown} is not in the registry`,
+    );
+    res = await stack.post("/v1/training/runs", sftSpec(corpus));
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+      /datasets\.train: version \w+ of tiny-corpus holds text samples, but train needs chat/,
+    );
+  });
+
+  it("fails a run whose shard was tampered with, naming the shard, before any engine starts", async () => {
+    const tampered = await stack.version("tampered-chat", "chat", [chat(100), chat(101)]);
+    const manifest = await stack.curator.registry.getManifest(tampered);
+    const shard = manifest.shards[0];
+    if (!shard) throw new Error("no shard");
+    const path = new LocalBlobStore(stack.trainer.config.blobDir).pathOf(shard.sha256);
+    const bytes = await readFile(path);
+    bytes[bytes.length - 20] = (bytes[bytes.length - 20] ?? 0) ^ 0xff;
+    await writeFile(path, bytes);
+
+    const res = await stack.post("/v1/training/runs", sftSpec(tampered));
+    expect(res.status).toBe(202);
+    const run = await waitForRun(stack, ((await res.json()) as { id: string }).id);
+    expect(run.status).toBe("failed");
+    expect(run.error).toContain(
+      `datasets.train: shard ${shard.path} of version ${tampered} (tampered-chat) failed verification`,
+    );
+    expect(run.attempts).toBe(1);
+    expect(run.metrics).toEqual([]);
+  });
+
+  it("answers engine requests only with the run's engine token", async () => {
+    const res = await stack.post("/v1/training/runs", { ...sftSpec(train), name: "never-started" });
+    const { id } = (await res.json()) as { id: string };
+    await stack.request(`/v1/training/runs/${id}/cancel`, { method: "POST" });
+    for (const path of ["config", "batches/1?role=train"]) {
+      const denied = await stack.request(`/v1/engine/runs/${id}/${path}`, {
+        headers: { authorization: "Bearer not-the-token" },
+      });
+      expect(denied.status).toBe(401);
+      expect(((await denied.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED");
+    }
+    const resumed = await stack.request(`/v1/training/runs/${id}/resume`, { method: "POST" });
+    expect(resumed.status).toBe(200);
+    await stack.request(`/v1/training/runs/${id}/cancel`, { method: "POST" });
+  });
+
+  describe.skipIf(!engineAvailable)("with the engine", () => {
+    let uninterrupted: number[] = [];
+    const rank0Losses = (run: Awaited<ReturnType<typeof waitForRun>>) =>
+      run.metrics.filter((m) => m.rank === 0).map((m) => m.metrics.loss as number);
+
+    it("trains a tiny Qwen3 by SFT through the engine process: loss falls, checkpoints and metrics recorded", async () => {
+      const res = await stack.post("/v1/training/runs", sftSpec(train));
+      expect(res.status).toBe(202);
+      const run = await waitForRun(stack, ((await res.json()) as { id: string }).id);
+      uninterrupted = rank0Losses(run);
+      expect(run.status, `${run.error}\n${run.logTail}`).toBe("succeeded");
+      const losses = run.metrics.filter((m) => m.rank === 0).map((m) => m.metrics.loss as number);
+      expect(losses).toHaveLength(12);
+      const first = (losses[0] as number) + (losses[1] as number);
+      const last = (losses[10] as number) + (losses[11] as number);
+      expect(last).toBeLessThan(first * 0.5);
+      expect(run.checkpoints.map((c) => c.step)).toEqual([6, 12]);
+      for (const checkpoint of run.checkpoints)
+        expect(checkpoint.files.map((f) => f.name)).toEqual(
+          expect.arrayContaining(["config.json", "model.safetensors"]),
+        );
+      expect(run.progress).toMatchObject({ step: 12, totalSteps: 12 });
+    });
+
+    it("stops a cancelled run after its step with a checkpoint, and resumes it to the same losses", async () => {
+      const res = await stack.post("/v1/training/runs", sftSpec(train));
+      const { id } = (await res.json()) as { id: string };
+      for (;;) {
+        const row = await stack.trainer.runs.row(id);
+        if ((row.progress?.step ?? 0) >= 2 || (row.status !== "running" && row.status !== "queued")) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await stack.request(`/v1/training/runs/${id}/cancel`, { method: "POST" })).status).toBe(200);
+      const cancelled = await waitForRun(stack, id);
+      expect(cancelled.status).toBe("cancelled");
+      const stoppedAt = cancelled.checkpoints.at(-1)?.step ?? 0;
+      expect(stoppedAt).toBeGreaterThanOrEqual(2);
+      expect(stoppedAt).toBeLessThan(12);
+      expect(cancelled.metrics).toHaveLength(stoppedAt);
+
+      expect((await stack.request(`/v1/training/runs/${id}/resume`, { method: "POST" })).status).toBe(200);
+      const resumed = await waitForRun(stack, id);
+      expect(resumed.status, `${resumed.error}\n${resumed.logTail}`).toBe("succeeded");
+      expect(resumed.attempts).toBe(2);
+      // Same spec, same seed: the interrupted run's losses are the uninterrupted run's, step for step.
+      expect(rank0Losses(resumed)).toEqual(uninterrupted);
+      expect(resumed.checkpoints.at(-1)?.step).toBe(12);
+    });
+
+    it("fails a run whose engine cannot load its model, with the engine's message and last lines", async () => {
+      const res = await stack.post("/v1/training/runs", {
+        ...sftSpec(train),
+        model: { path: "/nonexistent/model" },
+      });
+      const run = await waitForRun(stack, ((await res.json()) as { id: string }).id);
+      expect(run.status).toBe("failed");
+      expect(run.error).toMatch(/^the engine exited with status \d+/);
+      expect(run.error).toContain("/nonexistent/model");
+      expect(run.logTail).toContain("/nonexistent/model");
+    });
+  });
+});
