@@ -41,7 +41,7 @@ const positive = z.number().positive();
 const fraction = z.number().min(0).max(1);
 
 /**
- * Hyperparameters. `totalSteps`, `seqLen` and `rowsPerStep` shape the run and its batches; the rest go to the
+ * Hyperparameters. `totalSteps`, `seqLen`, `rowsPerStep` and `thinking` shape the run and its batches; the rest go to the
  * engine as its `hyper` (docs/engine-protocol.md), by these names.
  */
 export const TrainingHyper = z.strictObject({
@@ -55,6 +55,12 @@ export const TrainingHyper = z.strictObject({
     .max(1 << 20)
     .default(4096),
   rowsPerStep: z.number().int().positive().default(8),
+  /**
+   * Generation prompts (OPD sampling, GRPO) in Qwen3's thinking mode. Off by default: prompts end with the
+   * empty think block the chat template writes before an answer without reasoning, as SFT sets without
+   * reasoning are rendered, so the policy samples answers in the context it was trained on.
+   */
+  thinking: z.boolean().default(false),
   lr: positive.default(1e-5),
   warmupSteps: z.number().int().nonnegative().default(0),
   /** `cosine`: decay to `minLrRatio · lr` at the last step; `constant` after warmup. */
@@ -94,7 +100,7 @@ export const TrainingHyper = z.strictObject({
   ceProb: fraction.default(0.6),
 });
 /** The keys that shape the run rather than the engine's optimizer and algorithm. */
-export const RUN_SHAPE_KEYS = ["totalSteps", "seqLen", "rowsPerStep"] as const;
+export const RUN_SHAPE_KEYS = ["totalSteps", "seqLen", "rowsPerStep", "thinking"] as const;
 export type TrainingHyper = z.infer<typeof TrainingHyper>;
 
 export const TrainingRunSpec = z

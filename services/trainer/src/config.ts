@@ -14,13 +14,21 @@ const optionalText = z
   .transform((v) => (v ? v : undefined));
 
 export const ConfigSchema = z.object({
-  /** PostgreSQL URL shared with the curator. Absent: the curator's embedded PGlite under `${CURATOR_DATA_DIR}/pg`. */
+  /**
+   * PostgreSQL URL, shared with the curator unless `TRAINER_CURATOR_URL` is set. Absent: embedded PGlite, the
+   * curator's under `${CURATOR_DATA_DIR}/pg`, or with `TRAINER_CURATOR_URL` the trainer's own under `${TRAINER_DATA_DIR}/pg`.
+   */
   DATABASE_URL: optionalText.refine(
     (v) => v === undefined || /^postgres(ql)?:\/\//.test(v),
     "must be a postgres:// or postgresql:// URL",
   ),
   /** The curator's data folder: its PGlite database and the blob store holding the shards. */
   CURATOR_DATA_DIR: z.string().default("./.data"),
+  /**
+   * Read dataset versions from a curator over HTTP (`/v1/versions/{hash}` and its files) instead of its database
+   * and blob store; shards are copied into the trainer's own blob store under `TRAINER_DATA_DIR/blobs`.
+   */
+  TRAINER_CURATOR_URL: optionalText.pipe(z.url().optional()),
   /** The trainer's own state: tokenized-document caches, engine logs, checkpoints. */
   TRAINER_DATA_DIR: z.string().default("./.data/trainer"),
   HOST: z.string().default("127.0.0.1"),
@@ -43,6 +51,8 @@ export const ConfigSchema = z.object({
 
 export type TrainerConfig = {
   databaseUrl: string | undefined;
+  /** Set: versions come from this curator over HTTP. */
+  curatorUrl: string | undefined;
   pgDir: string;
   blobDir: string;
   dataDir: string;
@@ -82,8 +92,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const dataDir = resolve(e.TRAINER_DATA_DIR);
   return {
     databaseUrl: e.DATABASE_URL,
-    pgDir: resolve(curatorDir, "pg"),
-    blobDir: resolve(curatorDir, "blobs"),
+    curatorUrl: e.TRAINER_CURATOR_URL?.replace(/\/+$/, ""),
+    pgDir: resolve(e.TRAINER_CURATOR_URL ? dataDir : curatorDir, "pg"),
+    blobDir: resolve(e.TRAINER_CURATOR_URL ? dataDir : curatorDir, "blobs"),
     dataDir,
     cacheDir: resolve(dataDir, "cache"),
     runsDir: resolve(dataDir, "runs"),

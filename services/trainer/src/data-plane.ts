@@ -52,6 +52,7 @@ export class DataPlane {
             seed: spec.seed,
             rowsPerStep: spec.hyper.rowsPerStep,
             cacheDir: this.options.cacheDir,
+            thinking: spec.hyper.thinking,
           }),
         );
       }

@@ -9,7 +9,7 @@ import { notFound, ServiceError } from "@sovereign/http";
 import { type TrainingRunSpec, tables } from "@sovereign/schemas";
 import { canonicalJson, sha256Hex } from "@sovereign/shards";
 import { and, asc, desc, eq, inArray } from "drizzle-orm";
-import { pinnedVersions } from "./versions";
+import { pinnedVersions, type VersionSource } from "./versions";
 
 const { trainingRuns, trainingMetrics, trainingCheckpoints } = tables;
 export type TrainingRunRow = typeof trainingRuns.$inferSelect;
@@ -58,11 +58,14 @@ export function summary(r: TrainingRunRow): RunSummary {
 }
 
 export class TrainingRuns {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly versions: VersionSource = { db },
+  ) {}
 
   /** Queue a run; every dataset hash must be a committed or published registry version of the right kind. */
   async create(spec: TrainingRunSpec): Promise<RunSummary> {
-    await pinnedVersions(this.db, spec.datasets);
+    await pinnedVersions(this.versions, spec.datasets);
     const [row] = await this.db
       .insert(trainingRuns)
       .values({

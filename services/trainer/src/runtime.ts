@@ -43,7 +43,8 @@ export async function openTrainer(
     throw error;
   }
   const store = new LocalBlobStore(config.blobDir);
-  const runs = new TrainingRuns(database.db);
+  const versions = config.curatorUrl ? { curatorUrl: config.curatorUrl } : { db: database.db };
+  const runs = new TrainingRuns(database.db, versions);
   const data = new DataPlane({ store, cacheDir: config.cacheDir });
   const judge = config.judge
     ? makeJudge({
@@ -55,7 +56,7 @@ export async function openTrainer(
       })
     : undefined;
   const rollouts = new RolloutScorer(data, judge);
-  const supervisor = new Supervisor({ config, db: database.db, runs, store, data, logger });
+  const supervisor = new Supervisor({ config, versions, runs, store, data, logger });
   const app = createTrainerApp({ config, runs, supervisor, data, rollouts, logger });
   return {
     config,

@@ -8,13 +8,12 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Database } from "@sovereign/db";
 import type { BlobStore } from "@sovereign/shards";
 import type { Logger } from "pino";
 import type { TrainerConfig } from "./config";
 import type { DataPlane } from "./data-plane";
 import type { TrainingRunRow, TrainingRuns } from "./runs";
-import { pinnedVersions, verifyPinned } from "./versions";
+import { fetchVersionFiles, pinnedVersions, type VersionSource, verifyPinned } from "./versions";
 
 /** What the engine said of itself through `POST /status`. */
 export type EngineReport = { state: "running" | "succeeded" | "failed"; message?: string };
@@ -42,7 +41,7 @@ export class Supervisor {
   constructor(
     private readonly options: {
       config: TrainerConfig;
-      db: Database;
+      versions: VersionSource;
       runs: TrainingRuns;
       store: BlobStore;
       data: DataPlane;
@@ -118,7 +117,8 @@ export class Supervisor {
     try {
       await mkdir(runDir, { recursive: true });
       await runs.setLogPath(row.id, logPath);
-      const versions = await pinnedVersions(this.options.db, row.datasets);
+      const versions = await pinnedVersions(this.options.versions, row.datasets);
+      await fetchVersionFiles(this.options.versions, this.options.store, versions);
       await verifyPinned(this.options.store, versions);
       await data.prepare(row.id, row.spec, versions);
     } catch (error) {

@@ -1,7 +1,8 @@
 /**
  * @module The dataset versions a training run is pinned to: looked up by hash in the curator's registry (the
- * same database), checked against the role they fill, and re-verified shard by shard against the blob store
- * before any training starts, so a run never trains on bytes other than the ones its hash names.
+ * same database, or the curator's HTTP API), checked against the role they fill, fetched into the trainer's blob
+ * store when they come over HTTP, and re-verified shard by shard before any training starts, so a run never
+ * trains on bytes other than the ones its hash names.
  */
 import type { Database } from "@sovereign/db";
 import { ServiceError } from "@sovereign/http";
@@ -31,8 +32,13 @@ export type PinnedVersion = {
   manifest: Manifest;
 };
 
+/** Where versions are looked up: the registry's tables, or a curator over HTTP (`/v1/versions/{hash}`). */
+export type VersionSource = { db: Database } | { curatorUrl: string };
+
 /** Each role's version as the registry has it; unknown hashes, drafts and wrong kinds are refused by name. */
-export async function pinnedVersions(db: Database, roles: DatasetRoles): Promise<PinnedVersion[]> {
+export async function pinnedVersions(source: VersionSource, roles: DatasetRoles): Promise<PinnedVersion[]> {
+  if ("curatorUrl" in source) return pinnedOverHttp(source.curatorUrl, roles);
+  const { db } = source;
   const wanted = Object.entries(roles).filter((e): e is [DatasetRole, string] => typeof e[1] === "string");
   if (!wanted.length) return [];
   const rows = await db
@@ -54,20 +60,84 @@ export async function pinnedVersions(db: Database, roles: DatasetRoles): Promise
   const byHash = new Map(rows.map((r) => [r.hash, r]));
   return wanted.map(([role, hash]) => {
     const row = byHash.get(hash);
-    if (!row)
-      throw new ServiceError("BAD_REQUEST", `datasets.${role}: version ${hash} is not in the registry`);
-    if (row.status === "draft")
-      throw new ServiceError(
-        "CONFLICT",
-        `datasets.${role}: version ${hash} of ${row.dataset} is a draft; commit it before training on it`,
-      );
-    if (!ROLE_KINDS[role].includes(row.kind))
-      throw new ServiceError(
-        "BAD_REQUEST",
-        `datasets.${role}: version ${hash} of ${row.dataset} holds ${row.kind} samples, but ${role} needs ${ROLE_KINDS[role].join(" or ")}`,
-      );
-    return { role, hash, dataset: row.dataset, kind: row.kind, status: row.status, manifest: row.manifest };
+    return checkRole(role, hash, row);
   });
+}
+
+type VersionRow = { status: string; manifest: Manifest; dataset: string; kind: DatasetKind };
+
+function checkRole(role: DatasetRole, hash: string, row: VersionRow | undefined): PinnedVersion {
+  if (!row) throw new ServiceError("BAD_REQUEST", `datasets.${role}: version ${hash} is not in the registry`);
+  if (row.status === "draft")
+    throw new ServiceError(
+      "CONFLICT",
+      `datasets.${role}: version ${hash} of ${row.dataset} is a draft; commit it before training on it`,
+    );
+  if (!ROLE_KINDS[role].includes(row.kind))
+    throw new ServiceError(
+      "BAD_REQUEST",
+      `datasets.${role}: version ${hash} of ${row.dataset} holds ${row.kind} samples, but ${role} needs ${ROLE_KINDS[role].join(" or ")}`,
+    );
+  return { role, hash, dataset: row.dataset, kind: row.kind, status: row.status, manifest: row.manifest };
+}
+
+async function curatorGet(url: string): Promise<Response> {
+  try {
+    return await fetch(url);
+  } catch (error) {
+    throw new ServiceError(
+      "INTERNAL",
+      `the curator at ${new URL(url).origin} cannot be reached: ${(error as Error).message}`,
+    );
+  }
+}
+
+async function pinnedOverHttp(curatorUrl: string, roles: DatasetRoles): Promise<PinnedVersion[]> {
+  const wanted = Object.entries(roles).filter((e): e is [DatasetRole, string] => typeof e[1] === "string");
+  const pinned: PinnedVersion[] = [];
+  for (const [role, hash] of wanted) {
+    const res = await curatorGet(`${curatorUrl}/v1/versions/${hash}`);
+    if (res.status === 404) {
+      pinned.push(checkRole(role, hash, undefined));
+      continue;
+    }
+    if (!res.ok)
+      throw new ServiceError(
+        "INTERNAL",
+        `the curator answered ${res.status} for version ${hash}: ${await res.text()}`,
+      );
+    pinned.push(checkRole(role, hash, (await res.json()) as VersionRow));
+  }
+  return pinned;
+}
+
+/**
+ * Copies the files of versions fetched over HTTP into the trainer's blob store (each checked against its
+ * sha256 as it arrives; files already there are kept). Versions read from the shared database need nothing.
+ */
+export async function fetchVersionFiles(
+  source: VersionSource,
+  store: BlobStore,
+  versions: readonly PinnedVersion[],
+): Promise<void> {
+  if (!("curatorUrl" in source)) return;
+  for (const version of versions) {
+    for (const entry of [...version.manifest.shards, ...version.manifest.rejected]) {
+      if (await store.has(entry.sha256)) continue;
+      const res = await curatorGet(`${source.curatorUrl}/v1/versions/${version.hash}/files/${entry.path}`);
+      if (!res.ok)
+        throw new ServiceError(
+          "INTERNAL",
+          `datasets.${version.role}: the curator answered ${res.status} for ${entry.path} of version ${version.hash}`,
+        );
+      const put = await store.put(new Uint8Array(await res.arrayBuffer()));
+      if (put.sha256 !== entry.sha256)
+        throw new ServiceError(
+          "INTEGRITY_ERROR",
+          `datasets.${version.role}: ${entry.path} of version ${version.hash} arrived with sha256 ${put.sha256}, not ${entry.sha256}`,
+        );
+    }
+  }
 }
 
 /**

@@ -5,9 +5,17 @@
  * end through the engine process, recording metrics and checkpoints.
  */
 import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type ServerType, serve } from "@hono/node-server";
+import { openTestDatabase } from "@sovereign/db/testing";
+import { TrainingRunSpec } from "@sovereign/schemas";
 import { LocalBlobStore } from "@sovereign/shards";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createStack, engineAvailable, type TestStack, waitForRun } from "./helpers";
+import { loadConfig } from "../src/config";
+import { openTrainer, type Trainer } from "../src/runtime";
+import { startServer } from "../src/server";
+import { createStack, engineAvailable, enginePython, type TestStack, waitForRun } from "./helpers";
 
 const chat = (i: number) => ({
   id: `c${i}`,
@@ -172,6 +180,64 @@ describe("training runs", () => {
       expect(run.error).toMatch(/^the engine exited with status \d+/);
       expect(run.error).toContain("/nonexistent/model");
       expect(run.logTail).toContain("/nonexistent/model");
+    });
+  });
+
+  describe("reading versions from a curator over HTTP", () => {
+    let remote: Trainer;
+    let curatorServer: ServerType;
+    let remoteServer: ServerType;
+
+    beforeAll(async () => {
+      const curatorUp = await new Promise<{ url: string }>((resolve) => {
+        curatorServer = serve({ fetch: stack.curator.app.fetch, port: 0, hostname: "127.0.0.1" }, (info) =>
+          resolve({ url: `http://127.0.0.1:${info.port}` }),
+        );
+      });
+      remote = await openTrainer(
+        loadConfig({
+          TRAINER_CURATOR_URL: curatorUp.url,
+          TRAINER_DATA_DIR: join(stack.dir, "remote-trainer"),
+          TRAINER_PORT: "0",
+          ENGINE_PYTHON: enginePython,
+        }),
+        { database: await openTestDatabase("pglite"), logger: pino({ level: "silent" }) },
+      );
+      remoteServer = (await startServer(remote)).server;
+      await remote.supervisor.start(200);
+    });
+
+    afterAll(async () => {
+      await remote?.close();
+      await remote?.database.close();
+      remoteServer?.close();
+      curatorServer?.close();
+    });
+
+    it("pins a run to versions the curator serves, and refuses hashes it does not know", async () => {
+      const unknown = "cd".repeat(32);
+      await expect(remote.runs.create(TrainingRunSpec.parse(sftSpec(unknown)))).rejects.toThrow(
+        `datasets.train: version ${unknown} is not in the registry`,
+      );
+      await expect(remote.runs.create(TrainingRunSpec.parse(sftSpec(corpus)))).rejects.toThrow(
+        /holds text samples, but train needs chat/,
+      );
+    });
+
+    it.skipIf(!engineAvailable)("copies the shards over HTTP, verifies them and trains on them", async () => {
+      const created = await remote.runs.create(
+        TrainingRunSpec.parse(sftSpec(train, { totalSteps: 2, checkpointEvery: 0 })),
+      );
+      let run = await remote.runs.get(created.id);
+      while (!["succeeded", "failed", "cancelled"].includes(run.status)) {
+        await new Promise((r) => setTimeout(r, 200));
+        run = await remote.runs.get(created.id);
+      }
+      expect(run.status, `${run.error}\n${run.logTail}`).toBe("succeeded");
+      const manifest = await stack.curator.registry.getManifest(train);
+      const store = new LocalBlobStore(remote.config.blobDir);
+      for (const shard of manifest.shards) expect(await store.has(shard.sha256)).toBe(true);
+      expect(run.metrics).toHaveLength(2);
     });
   });
 });
