@@ -32,6 +32,9 @@ describe.each(testDatabaseKinds())("migrations on %s", (kind) => {
         "rejected_records",
         "samples",
         "shards",
+        "training_checkpoints",
+        "training_metrics",
+        "training_runs",
       ]);
       const triggers = rowsOf(
         await handle.db.execute(
