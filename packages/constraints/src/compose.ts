@@ -291,7 +291,7 @@ function some<T>(rng: Rng, items: readonly T[], n: number): T[] {
 }
 
 /** FNV-1a over UTF-16 code units: a stable 32-bit seed from any string. */
-function hash32(text: string): number {
+export function hash32(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   return h >>> 0;

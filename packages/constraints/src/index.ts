@@ -8,6 +8,7 @@ export {
   type ComposedPrompt,
   type ComposeOptions,
   composePrompt,
+  hash32,
   mulberry32,
   type ParamContext,
   type ParamGenerator,

@@ -168,3 +168,14 @@ function isAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
+
+/** The handle with every migration applied; closed when migrating fails, so no half-migrated handle stays open. */
+export async function migrated(handle: DatabaseHandle): Promise<DatabaseHandle> {
+  try {
+    await handle.migrate();
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return handle;
+}

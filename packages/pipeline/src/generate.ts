@@ -13,6 +13,7 @@ import {
   type ConstraintVerdict,
   composePrompt,
   type DiscardedProposal,
+  hash32,
   mulberry32,
   type PromptLanguage,
   parseProposals,
@@ -187,13 +188,6 @@ async function proposeFor(
   });
   const reply = result.choices[0]?.text ?? "";
   return { model: proposer.model, ...parseProposals(reply, context) };
-}
-
-/** FNV-1a over UTF-16 code units: a stable 32-bit seed from any string. */
-function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
 }
 
 async function generateOne(

@@ -20,7 +20,8 @@ import {
 } from "@sovereign/teacher/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JUDGE_PROMPT_TH, parseJudgeScore } from "../src/generate";
-import { type CompletedUnit, runPipeline, type UnitStore } from "../src/runner";
+import { runPipeline } from "../src/runner";
+import { memoryUnits } from "./helpers";
 
 let dir: string;
 let server: ChatCompletionsTestServer;
@@ -75,18 +76,6 @@ const spec = (teacher: Record<string, unknown> = {}): PipelineSpecInput => ({
 /** Every registered type off but `punctuation:no_comma`, which the scripted answers pass or fail on sight. */
 function onlyNoComma(): Record<string, number> {
   return { ...Object.fromEntries([...registry.keys()].map((id) => [id, 0])), "punctuation:no_comma": 1 };
-}
-
-function memoryUnits(): UnitStore {
-  const units: CompletedUnit[] = [];
-  return {
-    async completed() {
-      return [...units];
-    },
-    async save(unit) {
-      units.push(unit);
-    },
-  };
 }
 
 async function run(input: PipelineSpecInput, options: { workers?: number; teacherCache: string }) {

@@ -18,7 +18,8 @@ import {
 } from "@sovereign/teacher/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RENDER_THAI_PROMPT, verbatimValues } from "../src/render-thai";
-import { type CompletedUnit, runPipeline, type UnitStore } from "../src/runner";
+import { runPipeline } from "../src/runner";
+import { memoryUnits } from "./helpers";
 
 let dir: string;
 let server: ChatCompletionsTestServer;
@@ -75,18 +76,6 @@ const spec = (step: Record<string, unknown> = {}): PipelineSpecInput => ({
   ],
   batchSize: 2,
 });
-
-function memoryUnits(): UnitStore {
-  const units: CompletedUnit[] = [];
-  return {
-    async completed() {
-      return [...units];
-    },
-    async save(unit) {
-      units.push(unit);
-    },
-  };
-}
 
 async function run(input: PipelineSpecInput, cache: string) {
   const result = await runPipeline({

@@ -3,7 +3,7 @@
  * server, the CLI and the tests so they run the same code.
  */
 import { join } from "node:path";
-import { type DatabaseHandle, openDatabase } from "@sovereign/db";
+import { type DatabaseHandle, migrated, openDatabase } from "@sovereign/db";
 import { formats, pipelines } from "@sovereign/pipelines";
 import type { PipelineSpecInput } from "@sovereign/schemas";
 import { LocalBlobStore } from "@sovereign/shards";
@@ -38,15 +38,10 @@ export async function openCurator(
   } = {},
 ): Promise<Curator> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const database =
+  const database = await migrated(
     options.database ??
-    (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dataDir: config.pgDir }));
-  try {
-    await database.migrate();
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
+      (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dataDir: config.pgDir })),
+  );
   const store = new LocalBlobStore(config.blobDir);
   const registry = new Registry(database.db, store, {
     scratchDir: config.scratchDir,

@@ -8,7 +8,7 @@ import type { Database } from "@sovereign/db";
 import { notFound, ServiceError } from "@sovereign/http";
 import { type TrainingRunSpec, tables } from "@sovereign/schemas";
 import { canonicalJson, sha256Hex } from "@sovereign/shards";
-import { and, asc, desc, eq, inArray } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { pinnedVersions, type VersionSource } from "./versions";
 
 const { trainingRuns, trainingMetrics, trainingCheckpoints } = tables;
@@ -178,7 +178,7 @@ export class TrainingRuns {
         status: "running",
         startedAt: new Date(),
         engineTokenSha256: tokenHash(token),
-        attempts: (await this.row(next.id)).attempts + 1,
+        attempts: sql`${trainingRuns.attempts} + 1`,
         logTail: null,
       })
       .where(and(eq(trainingRuns.id, next.id), eq(trainingRuns.status, "queued")))
@@ -239,7 +239,14 @@ export class TrainingRuns {
     return row;
   }
 
-  async recordMetrics(id: string, step: number, rank: number, metrics: Record<string, number>) {
+  /** A rank's metrics for a step; rank 0's also become the run's progress (out of `totalSteps`). */
+  async recordMetrics(
+    id: string,
+    step: number,
+    rank: number,
+    metrics: Record<string, number>,
+    totalSteps: number,
+  ) {
     await this.db
       .insert(trainingMetrics)
       .values({ runId: id, step, rank, metrics, loss: metrics.loss ?? null })
@@ -247,20 +254,11 @@ export class TrainingRuns {
         target: [trainingMetrics.runId, trainingMetrics.step, trainingMetrics.rank],
         set: { metrics, loss: metrics.loss ?? null },
       });
-    if (rank === 0) {
-      const row = await this.row(id);
+    if (rank === 0)
       await this.db
         .update(trainingRuns)
-        .set({
-          progress: {
-            step,
-            totalSteps: row.spec.hyper.totalSteps,
-            metrics,
-            updatedAt: new Date().toISOString(),
-          },
-        })
+        .set({ progress: { step, totalSteps, metrics, updatedAt: new Date().toISOString() } })
         .where(eq(trainingRuns.id, id));
-    }
   }
 
   async recordCheckpoint(id: string, step: number, path: string, files: CheckpointRow["files"]) {

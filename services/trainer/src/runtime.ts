@@ -4,7 +4,7 @@
  */
 
 import { join } from "node:path";
-import { type DatabaseHandle, openDatabase } from "@sovereign/db";
+import { type DatabaseHandle, migrated, openDatabase } from "@sovereign/db";
 import { makeJudge } from "@sovereign/rewards";
 import { LocalBlobStore } from "@sovereign/shards";
 import { TeacherClient } from "@sovereign/teacher";
@@ -33,15 +33,10 @@ export async function openTrainer(
   options: { logger?: Logger; database?: DatabaseHandle } = {},
 ): Promise<Trainer> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: "trainer" } });
-  const database =
+  const database = await migrated(
     options.database ??
-    (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dataDir: config.pgDir }));
-  try {
-    await database.migrate();
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
+      (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dataDir: config.pgDir })),
+  );
   const store = new LocalBlobStore(config.blobDir);
   const versions = config.curatorUrl ? { curatorUrl: config.curatorUrl } : { db: database.db };
   const runs = new TrainingRuns(database.db, versions);

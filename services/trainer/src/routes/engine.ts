@@ -130,7 +130,7 @@ export function registerEngineRoutes(app: TrainerApp) {
   app.post(`${base}/metrics`, async (c) => {
     const row = await authorized(c);
     const body = parse(Metrics, await json(c), "body");
-    await c.get("runs").recordMetrics(row.id, body.step, body.rank, body.metrics);
+    await c.get("runs").recordMetrics(row.id, body.step, body.rank, body.metrics, row.spec.hyper.totalSteps);
     return c.body(null, 204);
   });
 
