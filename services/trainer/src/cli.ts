@@ -86,8 +86,9 @@ async function runHere(args: string[], config: TrainerConfig): Promise<number> {
       await new Promise((r) => setTimeout(r, 1_000));
     }
   } finally {
-    server.close();
+    // Engines first: a stopped engine still reports its last checkpoint to this server before it exits.
     await trainer.close();
+    server.close();
   }
 }
 

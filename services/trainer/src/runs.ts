@@ -34,6 +34,8 @@ export type RunSummary = {
 export type RunDetail = RunSummary & {
   spec: TrainingRunSpec;
   logTail: string | null;
+  /** The engine's log of the latest attempt on the trainer's host (several ranks: their files under `ranks-N/`). */
+  logPath: string | null;
   checkpoints: { step: number; path: string; files: CheckpointRow["files"]; createdAt: string }[];
   metrics: { step: number; rank: number; metrics: Record<string, number> }[];
 };
@@ -113,6 +115,7 @@ export class TrainingRuns {
       ...summary(row),
       spec: row.spec,
       logTail: row.logTail,
+      logPath: row.logPath,
       checkpoints: checkpoints.map((c) => ({
         step: c.step,
         path: c.path,

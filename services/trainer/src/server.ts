@@ -22,16 +22,16 @@ export function startServer(trainer: Trainer): Promise<{ server: ServerType; por
   });
 }
 
-/** Close the server and the trainer (engines are stopped and their runs queued again) on SIGINT/SIGTERM. */
+/** Close the trainer (engines are stopped and their runs queued again), then the server, on SIGINT/SIGTERM. */
 export function closeOnSignals(trainer: Trainer, server: ServerType): void {
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     trainer.logger.info({ signal }, "shutting down");
-    server.close();
+    // Engines first: a stopped engine still reports its last checkpoint to this server before it exits.
     trainer.close().then(
-      () => process.exit(0),
+      () => server.close(() => process.exit(0)),
       () => process.exit(1),
     );
   };

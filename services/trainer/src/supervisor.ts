@@ -132,8 +132,34 @@ export class Supervisor {
     const engineArgs = ["-m", "sovereign_engine", "--server", this.engineUrl, "--run", row.id];
     const args =
       procs > 1
-        ? ["-m", "torch.distributed.run", "--nproc-per-node", String(procs), ...engineArgs]
+        ? [
+            "-m",
+            "torch.distributed.run",
+            // A rendezvous on a free local port, so concurrent runs do not collide.
+            "--standalone",
+            // The underscore spellings are the ones torch 1.x accepts too.
+            "--nproc_per_node",
+            String(procs),
+            // Each rank's stderr (its log and any traceback) to a file of its own under the run's folder, and
+            // teed to this log. Only stderr: torch 1.13 under Python 3.11 reads the flag values 0 (none) and 3
+            // (both) as None and fails to start.
+            "--log_dir",
+            join(runDir, `ranks-${row.attempts}`),
+            "--redirects",
+            "2",
+            "--tee",
+            "2",
+            ...engineArgs,
+          ]
         : engineArgs;
+    // Cancelled, or the service stopping, while the run's data was being prepared: no engine to start.
+    if (state.cancelled) {
+      data.release(row.id);
+      if (state.requeue) await runs.requeue(row.id, "");
+      else await runs.finish(row.id, "cancelled", {});
+      log.info("stopped before its engine started");
+      return;
+    }
     const out = createWriteStream(logPath, { flags: "a" });
     const exit = await new Promise<{ code: number | null; signal: string | null; error?: Error }>(
       (resolve) => {

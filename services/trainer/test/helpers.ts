@@ -33,7 +33,11 @@ export const enginePython =
   process.env.ENGINE_PYTHON || (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
 export const engineAvailable = spawnSync(enginePython, ["-c", "import torch"]).status === 0;
 
-export async function createStack(kind: TestDatabaseKind = "pglite"): Promise<TestStack> {
+/** A curator and a trainer on a fresh database; `env` adds trainer settings (e.g. `ENGINE_PROCS`). */
+export async function createStack(
+  kind: TestDatabaseKind = "pglite",
+  env: Record<string, string> = {},
+): Promise<TestStack> {
   const dir = await mkdtemp(join(tmpdir(), "trainer-test-"));
   const database = await openTestDatabase(kind);
   const logger = pino({ level: "silent" });
@@ -54,6 +58,7 @@ export async function createStack(kind: TestDatabaseKind = "pglite"): Promise<Te
       TRAINER_DATA_DIR: join(dir, "trainer"),
       TRAINER_PORT: "0",
       ENGINE_PYTHON: enginePython,
+      ...env,
     }),
     { database, logger },
   );
@@ -91,8 +96,8 @@ export async function createStack(kind: TestDatabaseKind = "pglite"): Promise<Te
         body: JSON.stringify(body),
       }),
     async cleanup() {
-      await closeServer(server);
       await trainer.close();
+      await closeServer(server);
       await curator.close();
       await rm(dir, { recursive: true, force: true });
     },

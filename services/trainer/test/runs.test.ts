@@ -4,17 +4,22 @@
  * protocol refuses requests without the run's engine token, and an SFT run of a tiny Qwen3 model trains end to
  * end through the engine process, recording metrics and checkpoints.
  */
-import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { type ServerType, serve } from "@hono/node-server";
 import { openTestDatabase } from "@sovereign/db/testing";
-import { TrainingRunSpec } from "@sovereign/schemas";
+import { TrainingRunSpec, tables } from "@sovereign/schemas";
 import { LocalBlobStore } from "@sovereign/shards";
+import { eq } from "drizzle-orm";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config";
+import type { DataPlane } from "../src/data-plane";
+import { tokenHash } from "../src/runs";
 import { openTrainer, type Trainer } from "../src/runtime";
 import { startServer } from "../src/server";
+import { Supervisor } from "../src/supervisor";
 import { createStack, engineAvailable, enginePython, type TestStack, waitForRun } from "./helpers";
 
 const chat = (i: number) => ({
@@ -116,9 +121,74 @@ describe("training runs", () => {
       expect(denied.status).toBe(401);
       expect(((await denied.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED");
     }
+    // With the token an engine attempt would hold, the run's config: shape, engine settings, tokenizer size.
+    await stack.trainer.database.db
+      .update(tables.trainingRuns)
+      .set({ engineTokenSha256: tokenHash("the-token") })
+      .where(eq(tables.trainingRuns.id, id));
+    const config = await stack.request(`/v1/engine/runs/${id}/config`, {
+      headers: { authorization: "Bearer the-token" },
+    });
+    expect(config.status).toBe(200);
+    expect(await config.json()).toMatchObject({
+      stage: "sft",
+      totalSteps: 12,
+      seqLen: 64,
+      rowsPerStep: 2,
+      seed: 3,
+      tokenizerVocab: 151_669,
+      hyper: { lr: 2e-2, warmupSteps: 2, checkpointEvery: 6 },
+      resume: null,
+    });
     const resumed = await stack.request(`/v1/training/runs/${id}/resume`, { method: "POST" });
     expect(resumed.status).toBe(200);
     await stack.request(`/v1/training/runs/${id}/cancel`, { method: "POST" });
+  });
+
+  it("starts no engine for a run cancelled while its data is being prepared", async () => {
+    // A supervisor whose data plane holds preparation until released, in place of the stack's own.
+    await stack.trainer.supervisor.stop();
+    let prepared!: () => void;
+    let release!: () => void;
+    const preparing = new Promise<void>((resolve) => {
+      prepared = resolve;
+    });
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const data = {
+      prepare: async () => {
+        prepared();
+        await held;
+      },
+      release: () => {},
+    } as unknown as DataPlane;
+    const { config, runs, database, logger } = stack.trainer;
+    const supervisor = new Supervisor({
+      config,
+      versions: { db: database.db },
+      runs,
+      store: new LocalBlobStore(config.blobDir),
+      data,
+      logger,
+    });
+    supervisor.engineUrl = stack.url;
+    try {
+      const res = await stack.post("/v1/training/runs", { ...sftSpec(train), name: "cancelled-early" });
+      const { id } = (await res.json()) as { id: string };
+      await supervisor.poll();
+      await preparing;
+      expect((await stack.request(`/v1/training/runs/${id}/cancel`, { method: "POST" })).status).toBe(200);
+      await supervisor.poll(); // sees the cancel
+      release();
+      const run = await waitForRun(stack, id);
+      expect(run.status).toBe("cancelled");
+      expect(run.metrics).toEqual([]);
+      expect(existsSync(run.logPath ?? "")).toBe(false);
+    } finally {
+      await supervisor.stop();
+      await stack.trainer.supervisor.start(200);
+    }
   });
 
   describe.skipIf(!engineAvailable)("with the engine", () => {
@@ -180,6 +250,33 @@ describe("training runs", () => {
       expect(run.error).toMatch(/^the engine exited with status \d+/);
       expect(run.error).toContain("/nonexistent/model");
       expect(run.logTail).toContain("/nonexistent/model");
+    });
+
+    it("trains data-parallel over two ranks (torchrun, gloo) to the one-rank losses", async () => {
+      const ddp = await createStack("pglite", { ENGINE_PROCS: "2" });
+      try {
+        const same = await ddp.version(
+          "tiny-chat",
+          "chat",
+          Array.from({ length: 8 }, (_, i) => chat(i)),
+        );
+        const res = await ddp.post("/v1/training/runs", sftSpec(same));
+        const run = await waitForRun(ddp, ((await res.json()) as { id: string }).id);
+        expect(run.status, `${run.error}\n${run.logTail}`).toBe("succeeded");
+        // Each step's two rows go one to each rank. Every row holds the same number of trained tokens, so the
+        // mean of the ranks' token means is the one-rank token mean, and DDP's averaged gradient is the one-rank
+        // gradient: the runs agree step for step, up to the order of floating-point sums.
+        const losses = rank0Losses(run);
+        expect(losses).toHaveLength(uninterrupted.length);
+        for (const [i, loss] of losses.entries()) expect(loss).toBeCloseTo(uninterrupted[i] as number, 3);
+        expect(run.metrics.every((m) => m.rank === 0)).toBe(true);
+        expect(run.checkpoints.map((c) => c.step)).toEqual([6, 12]);
+        // torchrun keeps each rank's stderr in a file of its own beside the run's log.
+        const logs = await readdir(join(dirname(run.logPath ?? ""), "ranks-1"), { recursive: true });
+        expect(logs.filter((f) => f.endsWith("stderr.log"))).toHaveLength(2);
+      } finally {
+        await ddp.cleanup();
+      }
     });
   });
 

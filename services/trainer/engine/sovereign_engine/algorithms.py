@@ -112,6 +112,7 @@ class RunConfig:
     reference: Optional[Dict[str, Any]] = None  # GRPO with klCoef > 0; None: the starting model
     resume: Optional[Dict[str, Any]] = None  # {"step", "path"} of the checkpoint to continue from
     checkpoint_dir: str = "checkpoints"
+    tokenizer_vocab: Optional[int] = None  # ids the tokenizer knows; sampling never draws an id past them
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "RunConfig":
@@ -241,6 +242,7 @@ class Stage:
             completions = sample(
                 self.policy, prompts, max_new_tokens=h.max_tokens, temperature=h.temperature, top_p=h.top_p,
                 stop_ids=stop_ids, generator=self.generator("sample", step, self.device),
+                vocab_limit=self.config.tokenizer_vocab,
             )
         return [c.tokens for c in completions]
 

@@ -54,15 +54,20 @@ def sample(
     seed: Optional[int] = None,
     generator: Optional[torch.Generator] = None,
     pad_id: int = 0,
+    vocab_limit: Optional[int] = None,
 ) -> List[Completion]:
     """One completion per prompt. Prompts are left-padded with pad_id and decoded together in the model's dtype.
 
     temperature 0 is greedy; otherwise logits are divided by it and, with top_p < 1, cut to the nucleus, and the
     log-probs are those of this final distribution. A row stops at its first stop id or after max_new_tokens.
     Randomness comes from `generator`, else from a generator seeded with `seed`, else from torch's global one.
+    With vocab_limit, ids from vocab_limit on are never drawn: a checkpoint's embedding rows past its tokenizer's
+    vocabulary (Qwen3: 151,936 rows, 151,669 tokens) are padding that decodes to nothing.
     """
     if any(len(p) == 0 for p in prompts):
         raise ValueError("every prompt needs at least one token")
+    if vocab_limit is not None and vocab_limit < 1:
+        raise ValueError(f"vocab_limit must be at least 1, got {vocab_limit}")
     if not prompts or max_new_tokens <= 0:
         return [Completion([], [], "length") for _ in prompts]
     device = model.lm_head_weight().device
@@ -84,6 +89,8 @@ def sample(
     for _ in range(max_new_tokens):
         hidden = model(ids, attention_mask=mask, kv_cache=cache)[:, -1]
         logits = model.logits(hidden)
+        if vocab_limit is not None and vocab_limit < logits.shape[-1]:
+            logits[:, vocab_limit:] = float("-inf")
         token, logprob = _choose(logits.to(compute_dtype(logits.dtype)), temperature, top_p, generator)
         tokens.append(token)
         logprobs.append(logprob)

@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { ServiceError } from "@sovereign/http";
 import { RUN_SHAPE_KEYS } from "@sovereign/schemas";
+import { loadQwen3Tokenizer } from "@sovereign/tokenizer";
 import type { Context } from "hono";
 import { z } from "zod";
 import type { TrainerApp, TrainerEnv } from "../context";
@@ -95,6 +96,7 @@ export function registerEngineRoutes(app: TrainerApp) {
       seqLen: spec.hyper.seqLen,
       rowsPerStep: spec.hyper.rowsPerStep,
       totalSteps: spec.hyper.totalSteps,
+      tokenizerVocab: (await loadQwen3Tokenizer()).vocabSize,
       hyper: Object.fromEntries(
         Object.entries(spec.hyper).filter(([key]) => !(RUN_SHAPE_KEYS as readonly string[]).includes(key)),
       ),

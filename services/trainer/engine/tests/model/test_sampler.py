@@ -99,3 +99,22 @@ def test_edge_cases(model):
     assert [c.finish_reason for c in sample(model, PROMPTS[:2], max_new_tokens=0)] == ["length", "length"]
     with pytest.raises(ValueError, match="at least one token"):
         sample(model, [[1], []], max_new_tokens=4)
+
+
+def test_vocab_limit_never_draws_padding_ids_and_renormalizes_over_the_rest(model):
+    # With the limit at 500, half of this model's 1000 ids are out of reach.
+    limit = 500
+    free = sample(model, PROMPTS * 8, max_new_tokens=6, temperature=1.5, seed=3)
+    assert any(t >= limit for c in free for t in c.tokens)  # the unlimited sampler does reach them
+    limited = sample(model, PROMPTS * 8, max_new_tokens=6, temperature=1.5, seed=3, vocab_limit=limit)
+    assert all(t < limit for c in limited for t in c.tokens)
+    # The reported log-probs are those of the distribution over the allowed ids.
+    first = limited[0]
+    logits = next_logits(model, PROMPTS[0])[:limit] / 1.5
+    assert first.logprobs[0] == pytest.approx(float(logits.log_softmax(-1)[first.tokens[0]]), abs=1e-9)
+    # Greedy picks the best allowed id.
+    greedy = sample(model, PROMPTS, max_new_tokens=1, temperature=0.0, vocab_limit=limit)
+    for prompt, c in zip(PROMPTS, greedy):
+        assert c.tokens[0] == int(next_logits(model, prompt)[:limit].argmax())
+    with pytest.raises(ValueError, match="vocab_limit"):
+        sample(model, PROMPTS, max_new_tokens=1, vocab_limit=0)

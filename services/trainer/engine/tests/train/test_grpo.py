@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from sovereign_engine.algorithms import build_rows, group_advantages
+from sovereign_engine.algorithms import RunConfig, build_rows, group_advantages
 from sovereign_engine.kernels import linear_cross_entropy
 from toys import TargetTokenReward, ToyData, make_stage, toy_model
 
@@ -36,6 +36,21 @@ def test_mean_reward_rises_and_rollouts_are_grouped():
     assert len(rollouts) == 4 * 8
     assert [r.prompt for r in rollouts] == [f"p{i // 8}" for i in range(32)]
     assert all(r.prompt_ids == rollouts[8 * (i // 8)].prompt_ids for i, r in enumerate(rollouts))
+
+
+def test_rollouts_stay_within_the_tokenizer_vocabulary():
+    # The run config's tokenizerVocab reaches the sampler: ids past it (a checkpoint's padding rows) never appear.
+    config = RunConfig.from_dict({"stage": "grpo", "model": {}, "totalSteps": 1, "tokenizerVocab": 12})
+    assert config.tokenizer_vocab == 12
+    free = TargetTokenReward(TARGET)
+    make_stage("grpo", toy_model(VOCAB, seed=1), ToyData(VOCAB, prompts=4), rewards=free, **TOY).step(1)
+    assert any(t >= 12 for r in free.calls[0] for t in r.completion_ids)
+    limited = TargetTokenReward(TARGET)
+    stage = make_stage("grpo", toy_model(VOCAB, seed=1), ToyData(VOCAB, prompts=4), rewards=limited,
+                       tokenizer_vocab=12, **TOY)
+    for step in (1, 2):
+        stage.step(step)
+    assert all(t < 12 for call in limited.calls for r in call for t in r.completion_ids)
 
 
 def test_several_epochs_clip_and_report_kl_to_the_reference():

@@ -116,7 +116,8 @@ class RecordingSink:
 
 
 def make_stage(stage: str, model, data, *, total_steps: int = 30, seed: int = 0, rewards=None, teacher=None,
-               reference=None, **hyper):
+               reference=None, tokenizer_vocab=None, **hyper):
     """A stage as the run loop builds it, with camelCase hyper settings."""
-    config = RunConfig(stage=stage, model={}, total_steps=total_steps, seed=seed, hyper=Hyper.from_dict(hyper))
+    config = RunConfig(stage=stage, model={}, total_steps=total_steps, seed=seed, hyper=Hyper.from_dict(hyper),
+                       tokenizer_vocab=tokenizer_vocab)
     return build_stage(config, model, data, rewards=rewards, teacher=teacher, reference=reference)
