@@ -27,6 +27,7 @@ describe.each(testDatabaseKinds())("migrations on %s", (kind) => {
         "dedup_bands",
         "dedup_exact_keys",
         "dedup_signatures",
+        "hub_pushes",
         "pipeline_runs",
         "pipeline_units",
         "rejected_records",

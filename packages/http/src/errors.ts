@@ -15,6 +15,8 @@ export const errorStatus = {
   INPUT_REJECTED: 422,
   INTEGRITY_ERROR: 500,
   INTERNAL: 500,
+  /** A remote service we called (the Hugging Face Hub, say) failed or refused. */
+  UPSTREAM_ERROR: 502,
 } as const;
 
 export type ErrorCode = keyof typeof errorStatus;

@@ -12,6 +12,7 @@ import type { InputFile } from "@sovereign/shards";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, loadConfig } from "./config";
 import { CuratorError } from "./errors";
+import { pushVersionToHub } from "./hub-push";
 import { formatBytes, Progress } from "./progress";
 import type { BuildRequest, Registry, VersionInfo } from "./registry";
 import type { RunInfo } from "./runs";
@@ -32,6 +33,9 @@ Usage:
   curator verify <version>              re-hash every shard of a version (exit 1 on any mismatch)
   curator commit <version>              make a draft version immutable
   curator export <version> <dir>        write the version's files (data/, manifest.json, README.md) to a folder
+  curator push <version> <owner/name> [--branch B] [--create] [--private] [--allow-committed] [--force]
+                                        push a published version to a Hugging Face Hub dataset repo in one
+                                        commit (HF_ENDPOINT, HF_TOKEN); the commit is recorded on the version
   curator stats <version>               per-step counts and rejected records by step and reason
   curator rejected <version> [--step S] [--reason R] [--modified] [--limit N]
                                         rejected (or modified) records with their location and reason
@@ -178,6 +182,8 @@ async function runCommand(command: string, args: string[], curator: Curator): Pr
     }
     case "export":
       return exportVersion(args, registry);
+    case "push":
+      return pushVersion(args, registry);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -279,6 +285,48 @@ async function buildWithProgress(registry: Registry, dataset: string, request: B
   } finally {
     progress.done();
   }
+}
+
+async function pushVersion(args: string[], registry: Registry): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      branch: { type: "string" },
+      create: { type: "boolean" },
+      private: { type: "boolean" },
+      "allow-committed": { type: "boolean" },
+      force: { type: "boolean" },
+    },
+  });
+  if (positionals.length !== 2)
+    throw new UsageError(
+      "usage: curator push <version> <owner/name> [--branch B] [--create] [--private] [--allow-committed] [--force]",
+    );
+  const hash = await registry.resolvePrefix(positionals[0] ?? "");
+  const progress = new Progress(`push ${hash.slice(0, 12)}`);
+  const push = await pushVersionToHub(registry, hash, {
+    repo: positionals[1] ?? "",
+    ...(values.branch ? { branch: values.branch } : {}),
+    ...(process.env.HF_ENDPOINT ? { endpoint: process.env.HF_ENDPOINT } : {}),
+    ...(process.env.HF_TOKEN ? { token: process.env.HF_TOKEN } : {}),
+    create: values.create ?? false,
+    private: values.private ?? false,
+    allowCommitted: values["allow-committed"] ?? false,
+    force: values.force ?? false,
+    onProgress: (e) =>
+      progress.update(
+        e.path ? `${e.phase} ${e.path} ${Math.round((e.progress ?? 0) * 100)}%` : e.phase,
+        !e.path,
+      ),
+  });
+  progress.done();
+  process.stdout.write(
+    push.alreadyPushed
+      ? `version ${hash} was already pushed to ${push.repo}@${push.branch}: commit ${push.commit} (--force pushes again)\n`
+      : `pushed version ${hash} to ${push.endpoint}/datasets/${push.repo} (${push.branch}): commit ${push.commit}, ${push.files.length} files\n`,
+  );
+  return 0;
 }
 
 async function exportVersion(args: string[], registry: Registry): Promise<number> {

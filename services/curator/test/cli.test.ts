@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sha256Hex } from "@sovereign/shards";
+import { startHubTestServer } from "@sovereign/sources/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chatRow, jsonl } from "./helpers";
 
@@ -13,8 +14,13 @@ type Run = { code: number | null; stdout: string; stderr: string };
 
 /** The real CLI in a child process, on the embedded database in its own data folder. */
 function curator(dataDir: string, ...args: string[]): Promise<Run> {
+  return curatorWith({}, dataDir, ...args);
+}
+
+/** The same, with more environment variables. */
+function curatorWith(extra: NodeJS.ProcessEnv, dataDir: string, ...args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, CURATOR_DATA_DIR: dataDir, LOG_LEVEL: "warn" };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...extra, CURATOR_DATA_DIR: dataDir, LOG_LEVEL: "warn" };
     delete env.DATABASE_URL;
     const child = spawn(process.execPath, [cli, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -92,6 +98,38 @@ describe("curator CLI", { timeout: 180_000 }, () => {
     for (const shard of manifest.shards)
       expect(sha256Hex(await readFile(join(out, shard.path)))).toBe(shard.sha256);
     expect(await readFile(join(out, "README.md"), "utf8")).toContain(`config_name: default`);
+
+    // Pushed to a Hub dataset repo (the test server on loopback), once it is allowed to leave unpublished.
+    const hub = await startHubTestServer({ writeToken: "hf_cli_token" });
+    try {
+      const env = { HF_ENDPOINT: hub.url, HF_TOKEN: "hf_cli_token" };
+      const refused = await curatorWith(env, dataDir, "push", hash, "thai-lab/cli-chat", "--create");
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/is committed, not published/);
+      const pushed = await curatorWith(
+        env,
+        dataDir,
+        "push",
+        hash.slice(0, 10),
+        "thai-lab/cli-chat",
+        "--create",
+        "--allow-committed",
+      );
+      expect(pushed.stderr).not.toMatch(/curator:/);
+      expect(pushed.code).toBe(0);
+      const commit = /commit ([0-9a-f]{40})/.exec(pushed.stdout)?.[1];
+      expect(pushed.stdout).toContain(
+        `pushed version ${hash} to ${hub.url}/datasets/thai-lab/cli-chat (main)`,
+      );
+      const files = hub.getRepo("thai-lab/cli-chat")?.commits[commit ?? ""] ?? {};
+      for (const shard of manifest.shards)
+        expect(sha256Hex(files[shard.path] as Uint8Array)).toBe(shard.sha256);
+      expect(sha256Hex(files["manifest.json"] as Uint8Array)).toBe(hash);
+      const again = await curatorWith(env, dataDir, "push", hash, "thai-lab/cli-chat", "--allow-committed");
+      expect(again.stdout).toContain(`was already pushed to thai-lab/cli-chat@main: commit ${commit}`);
+    } finally {
+      await hub.close();
+    }
 
     // Flip one byte of the train shard in the blob store.
     const train = manifest.shards.find((s: { split: string }) => s.split === "train");

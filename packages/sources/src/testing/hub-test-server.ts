@@ -2,8 +2,9 @@
  * @module A test server that answers like the Hugging Face Hub, for tests only: a real HTTP server on
  * 127.0.0.1 serving repos from files in memory or on disk, for the calls `@huggingface/hub` makes to read a
  * dataset (the tree listing, paged with `Link` headers, and `resolve` with ranges, `ETag` and
- * `X-Repo-Commit`), with the Hub's 401 and 404 answers and their `X-Error-Code`. Requests are logged so tests
- * can count them. Routes are a table, so more of the Hub's protocol (commits, uploads) can be added as routes.
+ * `X-Repo-Commit`), with the Hub's 401 and 404 answers and their `X-Error-Code`; and for the calls it makes to
+ * write one (`createRepo`, and `commit`/`uploadFiles` without Xet: `preupload`, the LFS batch API with basic
+ * transfers, the uploads themselves, and the NDJSON commit). Requests are logged so tests can count them.
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -40,6 +41,11 @@ export type HubTestRequest = {
 
 export type HubTestServerOptions = {
   repos?: HubTestRepo[];
+  /**
+   * The token writes need (`Authorization: Bearer <token>`): creating repos, uploads and commits. Without one,
+   * writes are refused with 401, as the Hub refuses anonymous writes.
+   */
+  writeToken?: string;
   /** Tree entries per page, before a `Link: rel="next"` header; the Hub uses 1000. */
   pageSize?: number;
 };
@@ -51,6 +57,8 @@ export type HubTestServer = {
   requests: HubTestRequest[];
   /** Add or replace a repo, e.g. to push a new commit between two reads. */
   setRepo(repo: HubTestRepo): void;
+  /** A repo as it stands, commits pushed to it included. */
+  getRepo(name: string, type?: "dataset" | "model"): HubTestRepo | undefined;
   close(): Promise<void>;
 };
 
@@ -64,6 +72,7 @@ export type HubRouteContext = {
   store: HubTestStore;
   baseUrl: string;
   pageSize: number;
+  writeToken: string | undefined;
 };
 
 export type HubRoute = {
@@ -79,6 +88,8 @@ type StoredFile = { size: number; oid(): Promise<string>; bytes(): Promise<Buffe
 /** The repos a test server serves, keyed by `<type>s/<owner>/<name>`. */
 export class HubTestStore {
   private readonly repos = new Map<string, HubTestRepo>();
+  /** LFS objects uploaded, by sha256. */
+  readonly lfs = new Map<string, Buffer>();
 
   set(repo: HubTestRepo): void {
     this.repos.set(`${repo.type ?? "dataset"}s/${repo.name}`, repo);
@@ -280,8 +291,225 @@ const resolveRoute: HubRoute = {
   },
 };
 
-/** The routes a test server answers by default: enough to list and download a dataset's files. */
+/** The routes to list and download a dataset's files. */
 export const readRoutes: readonly HubRoute[] = [treeRoute, resolveRoute];
+
+/** The body of a request, refusing more than `limit` bytes. */
+async function readBody(request: IncomingMessage, limit = 1 << 30): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new Error(`request body over ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Whether the request may write: it carries the server's write token. Otherwise the 401 is sent. */
+function canWrite(context: HubRouteContext): boolean {
+  const auth = context.request.headers.authorization;
+  if (context.writeToken !== undefined && auth === `Bearer ${context.writeToken}`) return true;
+  hubError(context.response, 401, undefined, "Invalid credentials in Authorization header");
+  return false;
+}
+
+/** The repo a write names, or the 404 already sent. */
+function writableRepo(context: HubRouteContext, type: string, name: string): HubTestRepo | undefined {
+  const repo = context.store.get(type, name);
+  if (!repo) hubError(context.response, 404, "RepoNotFound", "Repository not found");
+  return repo;
+}
+
+const createRepoRoute: HubRoute = {
+  name: "create-repo",
+  methods: ["POST"],
+  pattern: /^\/api\/repos\/create$/,
+  async handle(context) {
+    if (!canWrite(context)) return 401;
+    const body = JSON.parse((await readBody(context.request, 1 << 20)).toString("utf8")) as {
+      name?: string;
+      organization?: string;
+      type?: string;
+      visibility?: string;
+    };
+    const type = body.type === "dataset" ? "dataset" : body.type === "model" || !body.type ? "model" : "";
+    if (!type || !body.name || !body.organization)
+      return hubError(
+        context.response,
+        400,
+        undefined,
+        "name, organization and a dataset or model type are needed",
+      );
+    const name = `${body.organization}/${body.name}`;
+    if (context.store.get(`${type}s`, name))
+      return hubError(context.response, 409, undefined, `You already created this ${type} repo`);
+    // A new repo has one commit, with a .gitattributes, on main.
+    const initial = createHash("sha1").update(`init ${type} ${name}`).digest("hex");
+    context.store.set({
+      name,
+      type,
+      commits: { [initial]: { ".gitattributes": "*.parquet filter=lfs diff=lfs merge=lfs -text\n" } },
+      branches: { main: initial },
+      ...(body.visibility === "private" ? { token: context.writeToken } : {}),
+    });
+    const prefix = type === "dataset" ? "datasets/" : "";
+    return sendJson(context.response, 200, { url: `${context.baseUrl}/${prefix}${name}`, name, id: initial });
+  },
+};
+
+/** Which files go through LFS: Parquet and other binary files, and anything over 10 MB, as the Hub decides. */
+function uploadMode(path: string, size: number, sample: Buffer): "lfs" | "regular" {
+  return path.endsWith(".parquet") || size > 10 * 1024 * 1024 || sample.includes(0) ? "lfs" : "regular";
+}
+
+const preuploadRoute: HubRoute = {
+  name: "preupload",
+  methods: ["POST"],
+  pattern: /^\/api\/(datasets|models)\/([^/]+\/[^/]+)\/preupload\/([^/]+)$/,
+  async handle(context) {
+    const [type = "", name = ""] = context.params;
+    if (!canWrite(context) || !writableRepo(context, type, name)) return context.response.statusCode;
+    const body = JSON.parse((await readBody(context.request, 1 << 24)).toString("utf8")) as {
+      files: { path: string; size: number; sample: string }[];
+    };
+    const files = body.files.map((f) => ({
+      path: f.path,
+      uploadMode: uploadMode(f.path, f.size, Buffer.from(f.sample, "base64")),
+      shouldIgnore: false,
+    }));
+    return sendJson(context.response, 200, { files, commitOid: null });
+  },
+};
+
+const lfsBatchRoute: HubRoute = {
+  name: "lfs-batch",
+  methods: ["POST"],
+  pattern: /^\/(?:(datasets)\/)?([^/]+\/[^/]+)\.git\/info\/lfs\/objects\/batch$/,
+  async handle(context) {
+    const [type = "", name = ""] = context.params;
+    if (!canWrite(context) || !writableRepo(context, type || "models", name))
+      return context.response.statusCode;
+    const body = JSON.parse((await readBody(context.request, 1 << 24)).toString("utf8")) as {
+      operation: string;
+      transfers?: string[];
+      objects: { oid: string; size: number }[];
+    };
+    if (body.operation !== "upload")
+      return hubError(context.response, 400, undefined, `operation ${body.operation} is not supported here`);
+    // Basic transfers only: a client offering Xet falls back to them when the answer names "basic".
+    const objects = body.objects.map((o) => ({
+      oid: o.oid,
+      size: o.size,
+      authenticated: true,
+      ...(context.store.lfs.has(o.oid)
+        ? {}
+        : {
+            actions: {
+              upload: { href: `${context.baseUrl}/lfs-upload/${o.oid}/${o.size}`, expires_in: 3600 },
+            },
+          }),
+    }));
+    return sendJson(context.response, 200, { transfer: "basic", objects }, { "X-Request-Id": "test-batch" });
+  },
+};
+
+const lfsUploadRoute: HubRoute = {
+  name: "lfs-upload",
+  methods: ["PUT"],
+  pattern: /^\/lfs-upload\/([0-9a-f]{64})\/(\d+)$/,
+  async handle(context) {
+    const [oid = "", size = ""] = context.params;
+    const bytes = await readBody(context.request);
+    const sha = createHash("sha256").update(bytes).digest("hex");
+    if (sha !== oid || bytes.length !== Number(size))
+      return hubError(
+        context.response,
+        400,
+        undefined,
+        `object ${oid} (${size} bytes) got ${sha} (${bytes.length})`,
+      );
+    context.store.lfs.set(oid, bytes);
+    context.response.writeHead(200, { ETag: `"${oid}"` });
+    context.response.end();
+    return 200;
+  },
+};
+
+const commitRoute: HubRoute = {
+  name: "commit",
+  methods: ["POST"],
+  pattern: /^\/api\/(datasets|models)\/([^/]+\/[^/]+)\/commit\/([^/]+)$/,
+  async handle(context) {
+    const [type = "", name = "", branch = ""] = context.params;
+    if (!canWrite(context)) return 401;
+    const repo = writableRepo(context, type, name);
+    if (!repo) return 404;
+    const lines = (await readBody(context.request))
+      .toString("utf8")
+      .split("\n")
+      .filter((line) => line.trim())
+      .map((line) => JSON.parse(line) as { key: string; value: Record<string, unknown> });
+    const header = lines[0];
+    if (header?.key !== "header" || typeof header.value.summary !== "string" || !header.value.summary)
+      return hubError(context.response, 400, undefined, "the first line must be the header, with a summary");
+    const head = repo.branches?.[branch];
+    if (head === undefined)
+      return hubError(context.response, 404, "RevisionNotFound", `Invalid rev id: ${branch}`);
+    if (header.value.parentCommit !== undefined && header.value.parentCommit !== head)
+      return hubError(
+        context.response,
+        412,
+        undefined,
+        `A commit has happened since. Please refresh and try again.`,
+      );
+    const files: Record<string, HubTestContent> = { ...(repo.commits[head] ?? {}) };
+    for (const { key, value } of lines.slice(1)) {
+      const path = String(value.path ?? "");
+      if (key === "file") {
+        files[path] = Buffer.from(
+          String(value.content ?? ""),
+          value.encoding === "base64" ? "base64" : "utf8",
+        );
+      } else if (key === "lfsFile") {
+        const object = context.store.lfs.get(String(value.oid));
+        if (!object)
+          return hubError(
+            context.response,
+            422,
+            undefined,
+            `LFS object ${value.oid} for ${path} was never uploaded`,
+          );
+        files[path] = object;
+      } else if (key === "deletedFile") {
+        delete files[path];
+      } else {
+        return hubError(context.response, 400, undefined, `unknown commit operation ${key}`);
+      }
+    }
+    const oid = createHash("sha1")
+      .update(`${head}\n${header.value.summary}\n${JSON.stringify(Object.keys(files).sort())}`)
+      .update(String(Object.keys(repo.commits).length))
+      .digest("hex");
+    repo.commits[oid] = files;
+    repo.branches = { ...repo.branches, [branch]: oid };
+    const prefix = type === "datasets" ? "datasets/" : "";
+    return sendJson(context.response, 200, {
+      success: true,
+      commitOid: oid,
+      commitUrl: `${context.baseUrl}/${prefix}${name}/commit/${oid}`,
+    });
+  },
+};
+
+/** The routes to create a repo and commit files to it. */
+export const writeRoutes: readonly HubRoute[] = [
+  createRepoRoute,
+  preuploadRoute,
+  lfsBatchRoute,
+  lfsUploadRoute,
+  commitRoute,
+];
 
 /** Start a test server on a random port of 127.0.0.1; `routes` are tried before the default ones. */
 export async function startHubTestServer(
@@ -289,7 +517,7 @@ export async function startHubTestServer(
 ): Promise<HubTestServer> {
   const store = new HubTestStore();
   for (const repo of options.repos ?? []) store.set(repo);
-  const routes = [...(options.routes ?? []), ...readRoutes];
+  const routes = [...(options.routes ?? []), ...readRoutes, ...writeRoutes];
   const requests: HubTestRequest[] = [];
   let baseUrl = "";
 
@@ -319,6 +547,7 @@ export async function startHubTestServer(
           store,
           baseUrl,
           pageSize: options.pageSize ?? 1000,
+          writeToken: options.writeToken,
         });
         return;
       }
@@ -335,6 +564,7 @@ export async function startHubTestServer(
     url: baseUrl,
     requests,
     setRepo: (repo) => store.set(repo),
+    getRepo: (name, type = "dataset") => store.get(`${type}s`, name),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();

@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { api, Sha256Hex } from "@sovereign/schemas";
 import type { InputFile } from "@sovereign/shards";
 import type { App } from "../context";
+import { hubPushesOf } from "../hub-push";
 import { commonErrors, DatasetParams, errorResponse, json, VersionParams } from "./common";
 
 const list = createRoute({
@@ -90,6 +91,29 @@ const verify = createRoute({
   },
 });
 
+const HubPush = z
+  .object({
+    version: Sha256Hex,
+    endpoint: z.string(),
+    repo: z.string(),
+    branch: z.string(),
+    commit: z.string(),
+    commitUrl: z.string().nullable(),
+    files: z.array(z.object({ path: z.string(), sha256: Sha256Hex, bytes: z.number().int() })),
+    pushedAt: z.string(),
+  })
+  .openapi("HubPush");
+
+const hubPushes = createRoute({
+  method: "get",
+  path: "/v1/versions/{hash}/hub-pushes",
+  tags: ["versions"],
+  description:
+    "Where the version was pushed on a Hugging Face Hub (`curator push`): repo, branch, the Hub commit and the files it holds.",
+  request: { params: VersionParams },
+  responses: { 200: json(z.object({ items: z.array(HubPush) }), "Pushes, newest first"), ...commonErrors },
+});
+
 export function registerVersionRoutes(app: App) {
   app.openapi(list, async (c) =>
     c.json({ items: await c.get("registry").listVersions(c.req.valid("param").name) }, 200),
@@ -145,4 +169,12 @@ export function registerVersionRoutes(app: App) {
   });
 
   app.openapi(verify, async (c) => c.json(await c.get("registry").verify(c.req.valid("param").hash), 200));
+
+  app.openapi(hubPushes, async (c) => {
+    const registry = c.get("registry");
+    const { hash } = c.req.valid("param");
+    await registry.getVersion(hash); // 404 for an unknown version
+    const items = (await hubPushesOf(registry, hash)).map(({ alreadyPushed: _, ...push }) => push);
+    return c.json({ items }, 200);
+  });
 }
