@@ -22,6 +22,8 @@ describe.each(testDatabaseKinds())("migrations on %s", (kind) => {
         ),
       ).map((r) => r.table_name);
       expect(tables).toEqual([
+        "api_tokens",
+        "audit_log",
         "dataset_versions",
         "datasets",
         "dedup_bands",

@@ -1,4 +1,5 @@
 /** @module The database tables, one file each; drizzle-kit generates `migrations/` from these. */
+export * from "./access";
 export * from "./dataset-versions";
 export * from "./datasets";
 export * from "./dedup-index";

@@ -3,10 +3,13 @@
  * names the field, the OpenAPI document at /openapi.json and its reference page at /docs.
  */
 import { Scalar } from "@scalar/hono-api-reference";
-import { createServiceApp } from "@sovereign/http";
+import { authorize, createServiceApp } from "@sovereign/http";
+import type { AccessControl } from "./access";
 import type { App, AppEnv } from "./context";
 import type { Logger } from "./logger";
+import { curatorPolicy } from "./policy";
 import type { Registry } from "./registry";
+import { registerAccessRoutes } from "./routes/access";
 import { registerDatasetRoutes } from "./routes/datasets";
 import { registerFileRoutes } from "./routes/files";
 import { registerHealthRoutes } from "./routes/health";
@@ -24,6 +27,9 @@ export type AppDeps = {
   uploads: UploadStore;
   logger: Logger;
   database: { kind: string; location: string };
+  access: AccessControl;
+  /** Ask for API tokens (CURATOR_AUTH=on). */
+  auth: boolean;
 };
 
 export { describeValidation } from "@sovereign/http";
@@ -35,8 +41,18 @@ export function createApp(deps: AppDeps): App {
       set("registry", deps.registry);
       set("runs", deps.runs);
       set("uploads", deps.uploads);
+      set("access", deps.access);
     },
   });
+  // Before every route: the caller's token and role against the route's rule (policy.ts).
+  app.use(
+    authorize<AppEnv>({
+      policy: curatorPolicy,
+      enabled: deps.auth,
+      verify: (token) => deps.access.verify(token),
+      audit: (entry) => deps.access.record(entry.principal, entry.action, entry.target, entry.requestId),
+    }),
+  );
 
   registerHealthRoutes(app, deps.database);
   registerDatasetRoutes(app);
@@ -46,9 +62,12 @@ export function createApp(deps: AppDeps): App {
   registerSampleRoutes(app);
   registerRejectedRoutes(app);
   registerRunRoutes(app);
+  registerAccessRoutes(app);
 
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
+    security: [{ bearer: [] }],
     info: {
       title: "Curator API",
       version: "0.1.0",

@@ -6,6 +6,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { ROLES, type Role } from "@sovereign/http";
 import { demoDataset } from "@sovereign/pipelines";
 import { DatasetKind, SPLIT_NAME } from "@sovereign/schemas";
 import type { InputFile } from "@sovereign/shards";
@@ -37,6 +38,10 @@ Usage:
                                         push a published version to a Hugging Face Hub dataset repo in one
                                         commit (HF_ENDPOINT, HF_TOKEN); the commit is recorded on the version
   curator stats <version>               per-step counts and rejected records by step and reason
+  curator token create --role admin|curator|reviewer|pipeline|trainer --name NAME
+                                        a new API token (printed once); curator token list | revoke <id>
+  curator audit [--limit N] [--action A]
+                                        who did what, newest first
   curator rejected <version> [--step S] [--reason R] [--modified] [--limit N]
                                         rejected (or modified) records with their location and reason
 
@@ -67,6 +72,12 @@ async function main(argv: string[]): Promise<number> {
       await curator.runs.work();
       const { url } = await startServer(curator);
       process.stdout.write(`curator listening on ${url} (API reference: ${url}/docs)\n`);
+      if (!config.auth)
+        process.stdout.write("access control is off (CURATOR_AUTH=off): no API token is asked for\n");
+      else if (!(await curator.access.listTokens()).some((t) => !t.revokedAt && t.role === "admin"))
+        process.stdout.write(
+          "no admin token yet: create one with `curator token create --role admin --name <you>`\n",
+        );
       return -1;
     }
     case "run":
@@ -105,6 +116,21 @@ async function runCommand(command: string, args: string[], curator: Curator): Pr
   switch (command) {
     case "stats":
       return printStats(registry, await registry.resolvePrefix(one(args, "stats <version>")));
+    case "token":
+      return tokenCommand(args, curator);
+    case "audit": {
+      const { values } = parseArgs({
+        args,
+        options: { limit: { type: "string" }, action: { type: "string" } },
+      });
+      const entries = await curator.access.audit({
+        limit: values.limit ? Number(values.limit) : 50,
+        ...(values.action ? { action: values.action } : {}),
+      });
+      for (const e of entries)
+        process.stdout.write(`${e.at}\t${e.actor}\t${e.action}\t${JSON.stringify(e.target)}\n`);
+      return 0;
+    }
     case "rejected":
       return printRejected(args, registry);
     case "pipelines": {
@@ -177,13 +203,14 @@ async function runCommand(command: string, args: string[], curator: Curator): Pr
       const version = await registry.commitVersion(
         await registry.resolvePrefix(one(args, "commit <version>")),
       );
+      await curator.access.record(undefined, "version.commit", { hash: version.hash });
       process.stdout.write(`${versionLine(version)}\n`);
       return 0;
     }
     case "export":
       return exportVersion(args, registry);
     case "push":
-      return pushVersion(args, registry);
+      return pushVersion(args, curator);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -287,7 +314,45 @@ async function buildWithProgress(registry: Registry, dataset: string, request: B
   }
 }
 
-async function pushVersion(args: string[], registry: Registry): Promise<number> {
+async function tokenCommand(args: string[], curator: Curator): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { role: { type: "string" }, name: { type: "string" } },
+  });
+  switch (sub) {
+    case "create": {
+      if (!values.role || !values.name)
+        throw new UsageError(`usage: curator token create --role ${ROLES.join("|")} --name NAME`);
+      if (!(ROLES as readonly string[]).includes(values.role))
+        throw new UsageError(`--role: ${values.role} is not one of ${ROLES.join(", ")}`);
+      const created = await curator.access.createToken({ name: values.name, role: values.role as Role });
+      process.stderr.write(`token ${created.id} (${created.role}, ${created.name}); shown once, keep it:\n`);
+      process.stdout.write(`${created.token}\n`);
+      return 0;
+    }
+    case "list":
+      for (const t of await curator.access.listTokens())
+        process.stdout.write(
+          `${t.id}\t${t.role}\t${t.name}\t${t.revokedAt ? `revoked ${t.revokedAt}` : "active"}\t${t.lastUsedAt ?? "never used"}\n`,
+        );
+      return 0;
+    case "revoke": {
+      if (positionals.length !== 1) throw new UsageError("usage: curator token revoke <id>");
+      const revoked = await curator.access.revokeToken(positionals[0] ?? "");
+      process.stdout.write(
+        `token ${revoked.id} (${revoked.role}, ${revoked.name}) revoked ${revoked.revokedAt}\n`,
+      );
+      return 0;
+    }
+    default:
+      throw new UsageError("usage: curator token create|list|revoke");
+  }
+}
+
+async function pushVersion(args: string[], curator: Curator): Promise<number> {
+  const { registry } = curator;
   const { positionals, values } = parseArgs({
     args,
     allowPositionals: true,
@@ -321,6 +386,8 @@ async function pushVersion(args: string[], registry: Registry): Promise<number> 
       ),
   });
   progress.done();
+  if (!push.alreadyPushed)
+    await curator.access.record(undefined, "version.push", { hash, repo: push.repo, commit: push.commit });
   process.stdout.write(
     push.alreadyPushed
       ? `version ${hash} was already pushed to ${push.repo}@${push.branch}: commit ${push.commit} (--force pushes again)\n`
@@ -356,7 +423,8 @@ async function exportVersion(args: string[], registry: Registry): Promise<number
 
 async function demo(args: string[], config: ReturnType<typeof loadConfig>): Promise<number> {
   const { values } = parseArgs({ args, options: { "no-serve": { type: "boolean" } } });
-  const curator = await openCurator(config);
+  // The demo serves on this machine for a look around, so its links open in a browser without a token.
+  const curator = await openCurator({ ...config, auth: false });
   const { registry } = curator;
   const spec = demoDataset;
   try {

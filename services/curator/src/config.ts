@@ -50,6 +50,11 @@ export const ConfigSchema = z.object({
     .trim()
     .optional()
     .transform((v) => (v ? v : undefined)),
+  /**
+   * `on`: every route but /health and the API reference needs an API token of a role it allows (create the
+   * first with `curator token create --role admin`); `off`: no tokens asked for, for a local demo only.
+   */
+  CURATOR_AUTH: z.enum(["on", "off"]).default("on"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -71,6 +76,8 @@ export type CuratorConfig = {
   shardLimits: { maxRows: number; maxBytes: number };
   /** Filled into teacher steps that name no endpoint, when a run is queued. */
   teacher: { baseUrl: string | undefined; model: string | undefined };
+  /** Whether API tokens are asked for (CURATOR_AUTH). */
+  auth: boolean;
   logLevel: z.infer<typeof ConfigSchema>["LOG_LEVEL"];
 };
 
@@ -101,6 +108,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     staleSeconds: e.CURATOR_RUN_STALE_SECONDS,
     shardLimits: { maxRows: e.CURATOR_SHARD_MAX_ROWS, maxBytes: e.CURATOR_SHARD_MAX_BYTES },
     teacher: { baseUrl: e.TEACHER_BASE_URL, model: e.TEACHER_MODEL },
+    auth: e.CURATOR_AUTH === "on",
     logLevel: e.LOG_LEVEL,
   };
 }

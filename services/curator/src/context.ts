@@ -1,5 +1,7 @@
 /** @module The typed Hono context every route sees: the registry, uploads, a request-scoped logger. */
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Principal } from "@sovereign/http";
+import type { AccessControl } from "./access";
 import type { Logger } from "./logger";
 import type { Registry } from "./registry";
 import type { RunManager } from "./runs";
@@ -12,6 +14,9 @@ export type AppEnv = {
     uploads: UploadStore;
     logger: Logger;
     requestId: string;
+    access: AccessControl;
+    /** The caller, when access control is on (or a token was checked). */
+    principal: Principal | undefined;
   };
 };
 

@@ -8,6 +8,7 @@ import { formats, pipelines } from "@sovereign/pipelines";
 import type { PipelineSpecInput } from "@sovereign/schemas";
 import { LocalBlobStore } from "@sovereign/shards";
 import type { RecordReader } from "@sovereign/sources";
+import { AccessControl } from "./access";
 import { createApp } from "./app";
 import type { CuratorConfig } from "./config";
 import type { App } from "./context";
@@ -22,6 +23,7 @@ export type Curator = {
   registry: Registry;
   runs: RunManager;
   uploads: UploadStore;
+  access: AccessControl;
   logger: Logger;
   app: App;
   close(): Promise<void>;
@@ -57,10 +59,13 @@ export async function openCurator(
     pipelines: options.pipelines ?? pipelines,
     formats: options.formats ?? formats,
   });
+  const access = new AccessControl(database.db);
   const app = createApp({
     registry,
     runs,
     uploads,
+    access,
+    auth: config.auth,
     logger,
     database: { kind: database.kind, location: database.location },
   });
@@ -70,6 +75,7 @@ export async function openCurator(
     registry,
     runs,
     uploads,
+    access,
     logger,
     app,
     close: async () => {

@@ -190,6 +190,27 @@ describe("curator CLI", { timeout: 180_000 }, () => {
     }
   });
 
+  it("creates the first admin token on the command line, lists and revokes it, and audits both", async () => {
+    const state = join(dir, "tokens");
+    const created = await curator(state, "token", "create", "--role", "admin", "--name", "root");
+    expect(created.code).toBe(0);
+    const token = created.stdout.trim();
+    expect(token).toMatch(/^sv_[A-Za-z0-9_-]{43}$/);
+    expect(created.stderr).toMatch(/token [0-9a-f-]{36} \(admin, root\); shown once/);
+    const id = /token ([0-9a-f-]{36})/.exec(created.stderr)?.[1] ?? "";
+    const listed = await curator(state, "token", "list");
+    expect(listed.stdout).toContain(`${id}\tadmin\troot\tactive\tnever used`);
+    expect(listed.stdout).not.toContain(token);
+    const bad = await curator(state, "token", "create", "--role", "root", "--name", "x");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--role: root is not one of admin, curator, reviewer, pipeline, trainer");
+    const revoked = await curator(state, "token", "revoke", id);
+    expect(revoked.stdout).toMatch(new RegExp(`token ${id} \\(admin, root\\) revoked `));
+    const audit = await curator(state, "audit");
+    expect(audit.stdout).toMatch(/\tcli\ttoken\.revoke\t/);
+    expect(audit.stdout).toMatch(/\tcli\ttoken\.create\t/);
+  });
+
   it("fails at start naming a bad configuration variable", async () => {
     const run = await new Promise<Run>((resolve) => {
       const child = spawn(process.execPath, [cli, "list"], {

@@ -16,6 +16,8 @@ export async function createTestCurator(
   const dir = await mkdtemp(join(tmpdir(), "curator-test-"));
   const config: CuratorConfig = {
     ...loadConfig({ CURATOR_DATA_DIR: dir, CURATOR_IMPORT_DIR: join(dir, "imports") }),
+    // Access control has its own test (access.test.ts); the others call the routes without tokens.
+    auth: false,
     ...overrides,
   };
   const database = await openTestDatabase(kind);

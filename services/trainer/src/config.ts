@@ -29,6 +29,8 @@ export const ConfigSchema = z.object({
    * and blob store; shards are copied into the trainer's own blob store under `TRAINER_DATA_DIR/blobs`.
    */
   TRAINER_CURATOR_URL: optionalText.pipe(z.url().optional()),
+  /** The API token (role `trainer`) sent to that curator. */
+  TRAINER_CURATOR_TOKEN: optionalText,
   /** The trainer's own state: tokenized-document caches, engine logs, checkpoints. */
   TRAINER_DATA_DIR: z.string().default("./.data/trainer"),
   HOST: z.string().default("127.0.0.1"),
@@ -53,6 +55,7 @@ export type TrainerConfig = {
   databaseUrl: string | undefined;
   /** Set: versions come from this curator over HTTP. */
   curatorUrl: string | undefined;
+  curatorToken: string | undefined;
   pgDir: string;
   blobDir: string;
   dataDir: string;
@@ -93,6 +96,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     databaseUrl: e.DATABASE_URL,
     curatorUrl: e.TRAINER_CURATOR_URL?.replace(/\/+$/, ""),
+    curatorToken: e.TRAINER_CURATOR_TOKEN,
     pgDir: resolve(e.TRAINER_CURATOR_URL ? dataDir : curatorDir, "pg"),
     blobDir: resolve(e.TRAINER_CURATOR_URL ? dataDir : curatorDir, "blobs"),
     dataDir,

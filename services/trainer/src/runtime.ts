@@ -38,7 +38,9 @@ export async function openTrainer(
       (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dataDir: config.pgDir })),
   );
   const store = new LocalBlobStore(config.blobDir);
-  const versions = config.curatorUrl ? { curatorUrl: config.curatorUrl } : { db: database.db };
+  const versions = config.curatorUrl
+    ? { curatorUrl: config.curatorUrl, ...(config.curatorToken ? { curatorToken: config.curatorToken } : {}) }
+    : { db: database.db };
   const runs = new TrainingRuns(database.db, versions);
   const data = new DataPlane({ store, cacheDir: config.cacheDir });
   const judge = config.judge

@@ -33,11 +33,11 @@ export type PinnedVersion = {
 };
 
 /** Where versions are looked up: the registry's tables, or a curator over HTTP (`/v1/versions/{hash}`). */
-export type VersionSource = { db: Database } | { curatorUrl: string };
+export type VersionSource = { db: Database } | { curatorUrl: string; curatorToken?: string };
 
 /** Each role's version as the registry has it; unknown hashes, drafts and wrong kinds are refused by name. */
 export async function pinnedVersions(source: VersionSource, roles: DatasetRoles): Promise<PinnedVersion[]> {
-  if ("curatorUrl" in source) return pinnedOverHttp(source.curatorUrl, roles);
+  if ("curatorUrl" in source) return pinnedOverHttp(source, roles);
   const { db } = source;
   const wanted = Object.entries(roles).filter((e): e is [DatasetRole, string] => typeof e[1] === "string");
   if (!wanted.length) return [];
@@ -81,22 +81,36 @@ function checkRole(role: DatasetRole, hash: string, row: VersionRow | undefined)
   return { role, hash, dataset: row.dataset, kind: row.kind, status: row.status, manifest: row.manifest };
 }
 
-async function curatorGet(url: string): Promise<Response> {
+/** A GET to the curator with its `trainer` token; a refused token fails with what to set. */
+async function curatorGet(source: { curatorToken?: string }, url: string): Promise<Response> {
+  let res: Response;
   try {
-    return await fetch(url);
+    res = await fetch(
+      url,
+      source.curatorToken ? { headers: { authorization: `Bearer ${source.curatorToken}` } } : {},
+    );
   } catch (error) {
     throw new ServiceError(
       "INTERNAL",
       `the curator at ${new URL(url).origin} cannot be reached: ${(error as Error).message}`,
     );
   }
+  if (res.status === 401 || res.status === 403)
+    throw new ServiceError(
+      "INTERNAL",
+      `the curator at ${new URL(url).origin} refused ${source.curatorToken ? "TRAINER_CURATOR_TOKEN" : "a request without a token (set TRAINER_CURATOR_TOKEN to a trainer token)"} (${res.status}): ${await res.text()}`,
+    );
+  return res;
 }
 
-async function pinnedOverHttp(curatorUrl: string, roles: DatasetRoles): Promise<PinnedVersion[]> {
+async function pinnedOverHttp(
+  source: { curatorUrl: string; curatorToken?: string },
+  roles: DatasetRoles,
+): Promise<PinnedVersion[]> {
   const wanted = Object.entries(roles).filter((e): e is [DatasetRole, string] => typeof e[1] === "string");
   const pinned: PinnedVersion[] = [];
   for (const [role, hash] of wanted) {
-    const res = await curatorGet(`${curatorUrl}/v1/versions/${hash}`);
+    const res = await curatorGet(source, `${source.curatorUrl}/v1/versions/${hash}`);
     if (res.status === 404) {
       pinned.push(checkRole(role, hash, undefined));
       continue;
@@ -124,7 +138,10 @@ export async function fetchVersionFiles(
   for (const version of versions) {
     for (const entry of [...version.manifest.shards, ...version.manifest.rejected]) {
       if (await store.has(entry.sha256)) continue;
-      const res = await curatorGet(`${source.curatorUrl}/v1/versions/${version.hash}/files/${entry.path}`);
+      const res = await curatorGet(
+        source,
+        `${source.curatorUrl}/v1/versions/${version.hash}/files/${entry.path}`,
+      );
       if (!res.ok)
         throw new ServiceError(
           "INTERNAL",

@@ -284,6 +284,7 @@ describe("training runs", () => {
     let remote: Trainer;
     let curatorServer: ServerType;
     let remoteServer: ServerType;
+    let curatorUrl: string;
 
     beforeAll(async () => {
       const curatorUp = await new Promise<{ url: string }>((resolve) => {
@@ -291,9 +292,13 @@ describe("training runs", () => {
           resolve({ url: `http://127.0.0.1:${info.port}` }),
         );
       });
+      curatorUrl = curatorUp.url;
+      // The curator asks for API tokens: the trainer reads with one of role `trainer`.
+      const { token } = await stack.curator.access.createToken({ name: "remote-trainer", role: "trainer" });
       remote = await openTrainer(
         loadConfig({
           TRAINER_CURATOR_URL: curatorUp.url,
+          TRAINER_CURATOR_TOKEN: token,
           TRAINER_DATA_DIR: join(stack.dir, "remote-trainer"),
           TRAINER_PORT: "0",
           ENGINE_PYTHON: enginePython,
@@ -309,6 +314,26 @@ describe("training runs", () => {
       await remote?.database.close();
       remoteServer?.close();
       curatorServer?.close();
+    });
+
+    it("names the token setting when the curator refuses the trainer", async () => {
+      const anonymous = await openTrainer(
+        loadConfig({
+          TRAINER_CURATOR_URL: curatorUrl,
+          TRAINER_DATA_DIR: join(stack.dir, "anonymous-trainer"),
+          TRAINER_PORT: "0",
+          ENGINE_PYTHON: enginePython,
+        }),
+        { database: await openTestDatabase("pglite"), logger: pino({ level: "silent" }) },
+      );
+      try {
+        await expect(anonymous.runs.create(TrainingRunSpec.parse(sftSpec(train)))).rejects.toThrow(
+          /refused a request without a token \(set TRAINER_CURATOR_TOKEN to a trainer token\) \(401\)/,
+        );
+      } finally {
+        await anonymous.close();
+        await anonymous.database.close();
+      }
     });
 
     it("pins a run to versions the curator serves, and refuses hashes it does not know", async () => {

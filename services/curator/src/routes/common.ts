@@ -10,6 +10,8 @@ export const errorResponse = (description: string) => ({
 
 export const commonErrors = {
   400: errorResponse("Malformed request: the message names the field"),
+  401: errorResponse("No API token, or one that is unknown or revoked"),
+  403: errorResponse("The token's role may not call this route"),
   404: errorResponse("Unknown dataset, version, sample or file"),
   500: errorResponse("Internal error, or stored data failed its integrity check"),
 } as const;
