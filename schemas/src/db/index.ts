@@ -6,6 +6,7 @@ export * from "./dedup-index";
 export * from "./hub-pushes";
 export * from "./pipeline-runs";
 export * from "./rejected-records";
+export * from "./review";
 export * from "./samples";
 export * from "./shards";
 export * from "./training-runs";

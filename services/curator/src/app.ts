@@ -9,11 +9,13 @@ import type { App, AppEnv } from "./context";
 import type { Logger } from "./logger";
 import { curatorPolicy } from "./policy";
 import type { Registry } from "./registry";
+import type { ReviewQueues } from "./review";
 import { registerAccessRoutes } from "./routes/access";
 import { registerDatasetRoutes } from "./routes/datasets";
 import { registerFileRoutes } from "./routes/files";
 import { registerHealthRoutes } from "./routes/health";
 import { registerRejectedRoutes } from "./routes/rejected";
+import { registerReviewRoutes } from "./routes/review";
 import { registerRunRoutes } from "./routes/runs";
 import { registerSampleRoutes } from "./routes/samples";
 import { registerUploadRoutes } from "./routes/uploads";
@@ -28,6 +30,7 @@ export type AppDeps = {
   logger: Logger;
   database: { kind: string; location: string };
   access: AccessControl;
+  reviews: ReviewQueues;
   /** Ask for API tokens (CURATOR_AUTH=on). */
   auth: boolean;
 };
@@ -42,6 +45,7 @@ export function createApp(deps: AppDeps): App {
       set("runs", deps.runs);
       set("uploads", deps.uploads);
       set("access", deps.access);
+      set("reviews", deps.reviews);
     },
   });
   // Before every route: the caller's token and role against the route's rule (policy.ts).
@@ -63,6 +67,7 @@ export function createApp(deps: AppDeps): App {
   registerRejectedRoutes(app);
   registerRunRoutes(app);
   registerAccessRoutes(app);
+  registerReviewRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {

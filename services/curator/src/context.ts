@@ -4,6 +4,7 @@ import type { Principal } from "@sovereign/http";
 import type { AccessControl } from "./access";
 import type { Logger } from "./logger";
 import type { Registry } from "./registry";
+import type { ReviewQueues } from "./review";
 import type { RunManager } from "./runs";
 import type { UploadStore } from "./uploads";
 
@@ -15,6 +16,7 @@ export type AppEnv = {
     logger: Logger;
     requestId: string;
     access: AccessControl;
+    reviews: ReviewQueues;
     /** The caller, when access control is on (or a token was checked). */
     principal: Principal | undefined;
   };

@@ -10,6 +10,7 @@ import type { AccessPolicy, Role } from "@sovereign/http";
 const everyone: Role[] = ["admin", "curator", "reviewer", "pipeline", "trainer"];
 const builders: Role[] = ["admin", "curator", "pipeline"];
 const admin: Role[] = ["admin"];
+const reviewers: Role[] = ["admin", "curator", "reviewer"];
 
 export const curatorPolicy: AccessPolicy = {
   "GET /health": { roles: "public" },
@@ -42,6 +43,13 @@ export const curatorPolicy: AccessPolicy = {
   "POST /v1/pipelines/runs": { roles: builders, action: "run.create" },
   "POST /v1/pipelines/runs/:id/cancel": { roles: builders, action: "run.cancel" },
   "POST /v1/pipelines/runs/:id/resume": { roles: builders, action: "run.resume" },
+
+  "POST /v1/versions/:hash/review-queues": { roles: ["admin", "curator"], action: "review.queue.create" },
+  "GET /v1/review-queues": { roles: reviewers },
+  "GET /v1/review-queues/:id": { roles: reviewers },
+  "GET /v1/review-queues/:id/metrics": { roles: reviewers },
+  "POST /v1/review-queues/:id/next": { roles: reviewers },
+  "POST /v1/review-queues/:id/items/:item/decision": { roles: reviewers, action: "review.decide" },
 
   // Token changes are audited by AccessControl itself, with the token they concern.
   "GET /v1/tokens": { roles: admin },

@@ -14,6 +14,7 @@ import type { CuratorConfig } from "./config";
 import type { App } from "./context";
 import { createLogger, type Logger } from "./logger";
 import { Registry } from "./registry";
+import { ReviewQueues } from "./review";
 import { RunManager } from "./runs";
 import { UploadStore } from "./uploads";
 
@@ -24,6 +25,7 @@ export type Curator = {
   runs: RunManager;
   uploads: UploadStore;
   access: AccessControl;
+  reviews: ReviewQueues;
   logger: Logger;
   app: App;
   close(): Promise<void>;
@@ -60,11 +62,13 @@ export async function openCurator(
     formats: options.formats ?? formats,
   });
   const access = new AccessControl(database.db);
+  const reviews = new ReviewQueues(database.db, registry);
   const app = createApp({
     registry,
     runs,
     uploads,
     access,
+    reviews,
     auth: config.auth,
     logger,
     database: { kind: database.kind, location: database.location },
@@ -76,6 +80,7 @@ export async function openCurator(
     runs,
     uploads,
     access,
+    reviews,
     logger,
     app,
     close: async () => {

@@ -19,6 +19,7 @@ const samples: Record<string, string> = {
   ":other": HASH,
   ":id": "00000000-0000-4000-8000-000000000000",
   ":sampleId": "s1",
+  ":item": "1",
   ":path{.+}": "manifest.json",
 };
 const concrete = (path: string) => path.replace(/:[a-zA-Z]+(\{[^}]*\})?/g, (p) => samples[p] ?? "x");

@@ -1,0 +1,397 @@
+/**
+ * @module Review queues. A queue takes a reproducible sample of a version: uniformly, or `size` items per
+ * source, or per filter reason among the records its pipeline dropped (to check what the filters took out).
+ * `next` hands a reviewer one item nobody else holds, under a lease that expires, never one they decided
+ * before and never one that has its `k` decisions; the claim is one UPDATE over a row picked with
+ * `FOR UPDATE SKIP LOCKED`, so concurrent reviewers never get the same item. A decision is taken only from the
+ * lease holder, once per reviewer and item. Metrics: progress, acceptance by stratum, agreement between
+ * reviewers (Cohen's kappa for two decisions per item, Fleiss' kappa for more), and per filter reason the
+ * share of reviewed drops the reviewers agreed with (the filter's precision).
+ */
+import { createHash } from "node:crypto";
+import type { Database } from "@sovereign/db";
+import { notFound, ServiceError } from "@sovereign/http";
+import { type Sample, tables } from "@sovereign/schemas";
+import { and, asc, desc, eq, sql } from "drizzle-orm";
+import type { Registry } from "./registry";
+
+const { reviewQueues, reviewItems, reviewDecisions, samples, rejectedRecords } = tables;
+
+export type ReviewPlan = tables.ReviewPlan;
+export type Decision = "accept" | "reject";
+
+export type QueueInfo = {
+  id: string;
+  version: string;
+  name: string;
+  plan: ReviewPlan;
+  reviewsPerItem: number;
+  leaseSeconds: number;
+  items: number;
+  createdAt: string;
+  progress: { decided: number; complete: number; decisions: number };
+};
+
+export type ReviewItem = {
+  queue: string;
+  item: number;
+  kind: "sample" | "rejected";
+  stratum: string;
+  leaseExpiresAt: string;
+  decisions: number;
+  sample?: { sampleId: string; split: string; source: string; sample: Sample };
+  rejected?: {
+    position: number;
+    step: string;
+    reason: string;
+    action: string;
+    location: string;
+    source: string;
+    message: string;
+    detail: unknown;
+    record: unknown;
+  };
+};
+
+export type QueueMetrics = {
+  items: number;
+  decisions: number;
+  complete: number;
+  progress: number;
+  byStratum: {
+    stratum: string;
+    items: number;
+    decisions: number;
+    accepted: number;
+    acceptance: number | null;
+  }[];
+  agreement: { method: "cohen" | "fleiss"; kappa: number | null; items: number } | null;
+  filterPrecision: { reason: string; reviewed: number; agreed: number; precision: number | null }[];
+};
+
+const rank = (seed: number, key: string) => createHash("sha256").update(`${seed}:${key}`).digest("hex");
+
+export class ReviewQueues {
+  constructor(
+    private readonly db: Database,
+    private readonly registry: Registry,
+  ) {}
+
+  async create(
+    hash: string,
+    input: { name: string; plan: ReviewPlan; reviewsPerItem: number; leaseSeconds: number },
+    createdBy?: string,
+  ): Promise<QueueInfo> {
+    await this.registry.getVersion(hash); // 404 for an unknown version
+    const { plan } = input;
+    // Candidates with their stratum, in a seeded order that does not depend on storage order.
+    let candidates: { kind: "sample" | "rejected"; key: string; stratum: string; position?: number }[];
+    if (plan.strata === "filter-reason") {
+      const rows = await this.db
+        .select({
+          position: rejectedRecords.position,
+          reason: rejectedRecords.reason,
+          step: rejectedRecords.step,
+        })
+        .from(rejectedRecords)
+        .where(and(eq(rejectedRecords.versionHash, hash), eq(rejectedRecords.action, "dropped")));
+      candidates = rows.map((r) => ({
+        kind: "rejected",
+        key: String(r.position),
+        stratum: `${r.step}/${r.reason}`,
+        position: r.position,
+      }));
+    } else {
+      const rows = await this.db
+        .select({ sampleId: samples.sampleId, source: samples.source })
+        .from(samples)
+        .where(eq(samples.versionHash, hash));
+      candidates = rows.map((r) => ({
+        kind: "sample",
+        key: r.sampleId,
+        stratum: plan.strata === "source" ? r.source : "all",
+      }));
+    }
+    const strata = new Map<string, typeof candidates>();
+    for (const c of candidates) {
+      const list = strata.get(c.stratum) ?? [];
+      list.push(c);
+      strata.set(c.stratum, list);
+    }
+    const chosen = [...strata.keys()].sort().flatMap((stratum) =>
+      (strata.get(stratum) ?? [])
+        .map((c) => ({ c, r: rank(plan.seed, c.key) }))
+        .sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : 0))
+        .slice(0, plan.size)
+        .map(({ c }) => c),
+    );
+    if (!chosen.length)
+      throw new ServiceError(
+        "INPUT_REJECTED",
+        plan.strata === "filter-reason"
+          ? `version ${hash} has no dropped records to review`
+          : `version ${hash} has no samples to review`,
+      );
+    const id = await this.db.transaction(async (tx) => {
+      const [queue] = await tx
+        .insert(reviewQueues)
+        .values({
+          versionHash: hash,
+          name: input.name,
+          plan,
+          reviewsPerItem: input.reviewsPerItem,
+          leaseSeconds: input.leaseSeconds,
+          items: chosen.length,
+          createdBy: createdBy ?? null,
+        })
+        .returning({ id: reviewQueues.id });
+      const queueId = (queue as { id: string }).id;
+      for (let i = 0; i < chosen.length; i += 1000) {
+        await tx.insert(reviewItems).values(
+          chosen.slice(i, i + 1000).map((c, j) => ({
+            queueId,
+            item: i + j + 1,
+            kind: c.kind,
+            sampleId: c.kind === "sample" ? c.key : null,
+            rejectedPosition: c.position ?? null,
+            stratum: c.stratum,
+          })),
+        );
+      }
+      return queueId;
+    });
+    return this.get(id);
+  }
+
+  async list(): Promise<QueueInfo[]> {
+    const rows = await this.db.select().from(reviewQueues).orderBy(desc(reviewQueues.createdAt));
+    return Promise.all(rows.map((r) => this.info(r)));
+  }
+
+  async get(id: string): Promise<QueueInfo> {
+    return this.info(await this.row(id));
+  }
+
+  private async row(id: string) {
+    const [row] = await this.db.select().from(reviewQueues).where(eq(reviewQueues.id, id));
+    if (!row) throw notFound(`review queue ${id}`);
+    return row;
+  }
+
+  private async info(r: typeof reviewQueues.$inferSelect): Promise<QueueInfo> {
+    const [p] = await this.db
+      .select({
+        decided: sql<number>`count(*) filter (where ${reviewItems.decisions} > 0)::int`,
+        complete: sql<number>`count(*) filter (where ${reviewItems.decisions} >= ${r.reviewsPerItem})::int`,
+        decisions: sql<number>`coalesce(sum(${reviewItems.decisions}), 0)::int`,
+      })
+      .from(reviewItems)
+      .where(eq(reviewItems.queueId, r.id));
+    return {
+      id: r.id,
+      version: r.versionHash,
+      name: r.name,
+      plan: r.plan,
+      reviewsPerItem: r.reviewsPerItem,
+      leaseSeconds: r.leaseSeconds,
+      items: r.items,
+      createdAt: r.createdAt.toISOString(),
+      progress: { decided: p?.decided ?? 0, complete: p?.complete ?? 0, decisions: p?.decisions ?? 0 },
+    };
+  }
+
+  /** The next item for `reviewer`, leased to them; undefined when nothing is left for them. */
+  async next(queueId: string, reviewer: string): Promise<ReviewItem | undefined> {
+    const queue = await this.row(queueId);
+    const claimed = await this.db.execute(sql`
+      UPDATE review_items
+      SET lease_holder = ${reviewer}, lease_expires = now() + make_interval(secs => ${queue.leaseSeconds})
+      WHERE queue_id = ${queueId} AND item = (
+        SELECT i.item FROM review_items i
+        WHERE i.queue_id = ${queueId}
+          AND i.decisions < ${queue.reviewsPerItem}
+          AND (i.lease_expires IS NULL OR i.lease_expires < now() OR i.lease_holder = ${reviewer})
+          AND NOT EXISTS (
+            SELECT 1 FROM review_decisions d
+            WHERE d.queue_id = i.queue_id AND d.item = i.item AND d.reviewer = ${reviewer})
+        ORDER BY (i.lease_holder IS NOT DISTINCT FROM ${reviewer}) DESC, i.decisions, i.item
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED)
+      RETURNING item, kind, sample_id, rejected_position, stratum, lease_expires, decisions`);
+    // postgres-js answers with an array of rows, PGlite with `{ rows }`.
+    const rows = (
+      Array.isArray(claimed) ? claimed : ((claimed as { rows?: unknown[] }).rows ?? [])
+    ) as Record<string, unknown>[];
+    const row = rows[0];
+    if (!row) return undefined;
+    const item: ReviewItem = {
+      queue: queueId,
+      item: Number(row.item),
+      kind: row.kind as "sample" | "rejected",
+      stratum: String(row.stratum),
+      leaseExpiresAt: new Date(row.lease_expires as string | Date).toISOString(),
+      decisions: Number(row.decisions),
+    };
+    if (item.kind === "sample") {
+      const s = await this.registry.getSample(queue.versionHash, String(row.sample_id));
+      item.sample = { sampleId: s.sampleId, split: s.split, source: s.source, sample: s.sample };
+    } else {
+      const [r] = await this.db
+        .select()
+        .from(rejectedRecords)
+        .where(
+          and(
+            eq(rejectedRecords.versionHash, queue.versionHash),
+            eq(rejectedRecords.position, Number(row.rejected_position)),
+          ),
+        );
+      if (r) {
+        const { versionHash: _, ...rest } = r;
+        item.rejected = rest;
+      }
+    }
+    return item;
+  }
+
+  /** A decision on an item the reviewer holds; refused (409) when the lease is not theirs or has expired. */
+  async decide(
+    queueId: string,
+    item: number,
+    reviewer: string,
+    input: { decision: Decision; reasons: string[]; note: string },
+  ) {
+    const queue = await this.row(queueId);
+    return this.db.transaction(async (tx) => {
+      const [held] = await tx
+        .select()
+        .from(reviewItems)
+        .where(and(eq(reviewItems.queueId, queueId), eq(reviewItems.item, item)))
+        .for("update");
+      if (!held) throw notFound(`item ${item} of review queue ${queueId}`);
+      if (held.leaseHolder !== reviewer)
+        throw new ServiceError(
+          "CONFLICT",
+          `item ${item} of review queue ${queueId} is not leased to you: take it with next first`,
+        );
+      if (!held.leaseExpires || held.leaseExpires.getTime() < Date.now())
+        throw new ServiceError(
+          "CONFLICT",
+          `your lease on item ${item} of review queue ${queueId} expired at ${held.leaseExpires?.toISOString()}: take it again with next`,
+        );
+      if (held.decisions >= queue.reviewsPerItem)
+        throw new ServiceError(
+          "CONFLICT",
+          `item ${item} already has its ${queue.reviewsPerItem} decision(s)`,
+        );
+      const [decision] = await tx
+        .insert(reviewDecisions)
+        .values({
+          queueId,
+          item,
+          reviewer,
+          decision: input.decision,
+          reasons: input.reasons,
+          note: input.note,
+        })
+        .onConflictDoNothing()
+        .returning();
+      if (!decision) throw new ServiceError("CONFLICT", `you already decided item ${item} of this queue`);
+      await tx
+        .update(reviewItems)
+        .set({ decisions: sql`${reviewItems.decisions} + 1`, leaseHolder: null, leaseExpires: null })
+        .where(and(eq(reviewItems.queueId, queueId), eq(reviewItems.item, item)));
+      return {
+        queue: queueId,
+        item,
+        reviewer,
+        decision: decision.decision,
+        reasons: decision.reasons,
+        note: decision.note,
+        createdAt: decision.createdAt.toISOString(),
+      };
+    });
+  }
+
+  async metrics(queueId: string): Promise<QueueMetrics> {
+    const queue = await this.row(queueId);
+    const items = await this.db
+      .select({ item: reviewItems.item, stratum: reviewItems.stratum, kind: reviewItems.kind })
+      .from(reviewItems)
+      .where(eq(reviewItems.queueId, queueId));
+    const decisions = await this.db
+      .select({ item: reviewDecisions.item, decision: reviewDecisions.decision })
+      .from(reviewDecisions)
+      .where(eq(reviewDecisions.queueId, queueId))
+      .orderBy(asc(reviewDecisions.id));
+    const byItem = new Map<number, Decision[]>();
+    for (const d of decisions) byItem.set(d.item, [...(byItem.get(d.item) ?? []), d.decision]);
+
+    const strata = new Map<string, { items: number; decisions: number; accepted: number }>();
+    const reasons = new Map<string, { reviewed: number; agreed: number }>();
+    for (const i of items) {
+      const ds = byItem.get(i.item) ?? [];
+      const s = strata.get(i.stratum) ?? { items: 0, decisions: 0, accepted: 0 };
+      s.items++;
+      s.decisions += ds.length;
+      s.accepted += ds.filter((d) => d === "accept").length;
+      strata.set(i.stratum, s);
+      if (i.kind === "rejected" && ds.length) {
+        const r = reasons.get(i.stratum) ?? { reviewed: 0, agreed: 0 };
+        r.reviewed += ds.length;
+        r.agreed += ds.filter((d) => d === "reject").length; // the reviewer would drop it too
+        reasons.set(i.stratum, r);
+      }
+    }
+    const complete = items.filter((i) => (byItem.get(i.item)?.length ?? 0) >= queue.reviewsPerItem).length;
+    return {
+      items: items.length,
+      decisions: decisions.length,
+      complete,
+      progress: items.length ? complete / items.length : 0,
+      byStratum: [...strata.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([stratum, s]) => ({
+          stratum,
+          ...s,
+          acceptance: s.decisions ? s.accepted / s.decisions : null,
+        })),
+      agreement: queue.reviewsPerItem >= 2 ? agreement([...byItem.values()], queue.reviewsPerItem) : null,
+      filterPrecision: [...reasons.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([reason, r]) => ({ reason, ...r, precision: r.reviewed ? r.agreed / r.reviewed : null })),
+    };
+  }
+}
+
+/**
+ * Agreement over items with `k` decisions: Cohen's kappa between the first and second decision for k = 2,
+ * Fleiss' kappa for k > 2. Null when no item has its k decisions, or when chance agreement is total.
+ */
+export function agreement(
+  decisions: Decision[][],
+  k: number,
+): { method: "cohen" | "fleiss"; kappa: number | null; items: number } {
+  const full = decisions.filter((d) => d.length >= k).map((d) => d.slice(0, k));
+  const method = k === 2 ? "cohen" : "fleiss";
+  if (!full.length) return { method, kappa: null, items: 0 };
+  const n = full.length;
+  if (k === 2) {
+    const agree = full.filter(([a, b]) => a === b).length / n;
+    const pa = full.filter(([a]) => a === "accept").length / n;
+    const pb = full.filter(([, b]) => b === "accept").length / n;
+    const chance = pa * pb + (1 - pa) * (1 - pb);
+    return { method, kappa: chance === 1 ? null : (agree - chance) / (1 - chance), items: n };
+  }
+  let meanAgreement = 0;
+  let accepted = 0;
+  for (const d of full) {
+    const a = d.filter((x) => x === "accept").length;
+    const r = k - a;
+    meanAgreement += (a * (a - 1) + r * (r - 1)) / (k * (k - 1));
+    accepted += a;
+  }
+  meanAgreement /= n;
+  const p = accepted / (n * k);
+  const chance = p * p + (1 - p) * (1 - p);
+  return { method, kappa: chance === 1 ? null : (meanAgreement - chance) / (1 - chance), items: n };
+}
