@@ -71,10 +71,52 @@ export const reviewDecisions = pgTable(
     item: integer("item").notNull(),
     /** The reviewer: their token id (`local` with access control off). */
     reviewer: text("reviewer").notNull(),
-    decision: text("decision").$type<"accept" | "reject">().notNull(),
+    /** `edit`: kept with the reviewer's changes, in the sample revision this decision made. */
+    decision: text("decision").$type<"accept" | "reject" | "edit">().notNull(),
+    revision: integer("revision"),
     reasons: text("reasons").array().notNull().default([]),
     note: text("note").notNull().default(""),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [unique("review_decisions_once").on(t.queueId, t.item, t.reviewer)],
 );
+
+/**
+ * Reviewers' edits of a version's samples: revision 1, 2, … of a sample (revision 0 is the sample as the
+ * version holds it, which stays). An edit names the revision it changed, so no edit is lost to another.
+ */
+export const sampleRevisions = pgTable(
+  "sample_revisions",
+  {
+    versionHash: text("version_hash")
+      .notNull()
+      .references(() => datasetVersions.hash, { onDelete: "restrict" }),
+    sampleId: text("sample_id").notNull(),
+    revision: integer("revision").notNull(),
+    sample: jsonb("sample").notNull(),
+    queueId: uuid("queue_id")
+      .notNull()
+      .references(() => reviewQueues.id, { onDelete: "cascade" }),
+    item: integer("item").notNull(),
+    reviewer: text("reviewer").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.versionHash, t.sampleId, t.revision] })],
+);
+
+/** Published versions made from a review queue: the lineage from parent and queue to the published version. */
+export const publications = pgTable("publications", {
+  versionHash: text("version_hash")
+    .primaryKey()
+    .references(() => datasetVersions.hash, { onDelete: "restrict" }),
+  parentHash: text("parent_hash")
+    .notNull()
+    .references(() => datasetVersions.hash, { onDelete: "restrict" }),
+  queueId: uuid("queue_id")
+    .notNull()
+    .references(() => reviewQueues.id, { onDelete: "restrict" }),
+  /** What review changed: samples removed and edited, and the queue's acceptance. */
+  summary: jsonb("summary").$type<{ removed: number; edited: number; acceptance: number }>().notNull(),
+  publishedBy: uuid("published_by"),
+  publishedAt: timestamp("published_at", { withTimezone: true }).notNull().defaultNow(),
+});

@@ -5,6 +5,7 @@
 import { Scalar } from "@scalar/hono-api-reference";
 import { authorize, createServiceApp } from "@sovereign/http";
 import type { AccessControl } from "./access";
+import type { CuratorConfig } from "./config";
 import type { App, AppEnv } from "./context";
 import type { Logger } from "./logger";
 import { curatorPolicy } from "./policy";
@@ -31,6 +32,7 @@ export type AppDeps = {
   database: { kind: string; location: string };
   access: AccessControl;
   reviews: ReviewQueues;
+  config: CuratorConfig;
   /** Ask for API tokens (CURATOR_AUTH=on). */
   auth: boolean;
 };
@@ -46,6 +48,7 @@ export function createApp(deps: AppDeps): App {
       set("uploads", deps.uploads);
       set("access", deps.access);
       set("reviews", deps.reviews);
+      set("publisher", { config: deps.config, registry: deps.registry, reviews: deps.reviews });
     },
   });
   // Before every route: the caller's token and role against the route's rule (policy.ts).

@@ -2,6 +2,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Principal } from "@sovereign/http";
 import type { AccessControl } from "./access";
+import type { CuratorConfig } from "./config";
 import type { Logger } from "./logger";
 import type { Registry } from "./registry";
 import type { ReviewQueues } from "./review";
@@ -17,6 +18,8 @@ export type AppEnv = {
     requestId: string;
     access: AccessControl;
     reviews: ReviewQueues;
+    /** What publishing needs: the settings, the registry and the queues. */
+    publisher: { config: CuratorConfig; registry: Registry; reviews: ReviewQueues };
     /** The caller, when access control is on (or a token was checked). */
     principal: Principal | undefined;
   };

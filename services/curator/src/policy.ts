@@ -50,6 +50,7 @@ export const curatorPolicy: AccessPolicy = {
   "GET /v1/review-queues/:id/metrics": { roles: reviewers },
   "POST /v1/review-queues/:id/next": { roles: reviewers },
   "POST /v1/review-queues/:id/items/:item/decision": { roles: reviewers, action: "review.decide" },
+  "POST /v1/review-queues/:id/publish": { roles: builders, action: "version.publish" },
 
   // Token changes are audited by AccessControl itself, with the token they concern.
   "GET /v1/tokens": { roles: admin },

@@ -769,7 +769,7 @@ export class Registry {
     return verifyVersion(this.store, hash, version.manifest, onShard);
   }
 
-  private async datasetRow(name: string) {
+  async datasetRow(name: string) {
     assertDatasetName(name);
     const [row] = await this.db.select().from(datasets).where(eq(datasets.name, name));
     if (!row) throw notFound(`dataset ${name}`);

@@ -10,15 +10,15 @@
  */
 import { createHash } from "node:crypto";
 import type { Database } from "@sovereign/db";
-import { notFound, ServiceError } from "@sovereign/http";
-import { type Sample, tables } from "@sovereign/schemas";
+import { describeValidation, notFound, ServiceError } from "@sovereign/http";
+import { type Sample, sampleSchemas, tables } from "@sovereign/schemas";
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Registry } from "./registry";
 
-const { reviewQueues, reviewItems, reviewDecisions, samples, rejectedRecords } = tables;
+const { reviewQueues, reviewItems, reviewDecisions, samples, rejectedRecords, sampleRevisions } = tables;
 
 export type ReviewPlan = tables.ReviewPlan;
-export type Decision = "accept" | "reject";
+export type Decision = "accept" | "reject" | "edit";
 
 export type QueueInfo = {
   id: string;
@@ -39,7 +39,15 @@ export type ReviewItem = {
   stratum: string;
   leaseExpiresAt: string;
   decisions: number;
-  sample?: { sampleId: string; split: string; source: string; sample: Sample };
+  /** The sample as it stands: its latest revision (0: as the version holds it), to send back as If-Match. */
+  sample?: {
+    sampleId: string;
+    split: string;
+    source: string;
+    revision: number;
+    sample: Sample;
+    original?: Sample;
+  };
   rejected?: {
     position: number;
     step: string;
@@ -234,7 +242,15 @@ export class ReviewQueues {
     };
     if (item.kind === "sample") {
       const s = await this.registry.getSample(queue.versionHash, String(row.sample_id));
-      item.sample = { sampleId: s.sampleId, split: s.split, source: s.source, sample: s.sample };
+      const latest = await this.latestRevision(queue.versionHash, s.sampleId);
+      item.sample = {
+        sampleId: s.sampleId,
+        split: s.split,
+        source: s.source,
+        revision: latest?.revision ?? 0,
+        sample: (latest?.sample as Sample | undefined) ?? s.sample,
+        ...(latest ? { original: s.sample } : {}),
+      };
     } else {
       const [r] = await this.db
         .select()
@@ -253,14 +269,31 @@ export class ReviewQueues {
     return item;
   }
 
-  /** A decision on an item the reviewer holds; refused (409) when the lease is not theirs or has expired. */
+  /** The latest reviewer revision of a sample, if any. */
+  async latestRevision(hash: string, sampleId: string) {
+    const [latest] = await this.db
+      .select()
+      .from(sampleRevisions)
+      .where(and(eq(sampleRevisions.versionHash, hash), eq(sampleRevisions.sampleId, sampleId)))
+      .orderBy(desc(sampleRevisions.revision))
+      .limit(1);
+    return latest;
+  }
+
+  /**
+   * A decision on an item the reviewer holds; refused (409) when the lease is not theirs or has expired. An
+   * `edit` carries the whole edited sample and the revision it was made from (`ifMatch`): it becomes the
+   * next revision, or is refused (409) when someone else's edit came first.
+   */
   async decide(
     queueId: string,
     item: number,
     reviewer: string,
-    input: { decision: Decision; reasons: string[]; note: string },
+    input: { decision: Decision; reasons: string[]; note: string; sample?: unknown; ifMatch?: number },
   ) {
     const queue = await this.row(queueId);
+    // Read before the transaction: on PGlite's one connection a query outside it would wait for it to end.
+    const { kind } = await this.registry.getVersion(queue.versionHash);
     return this.db.transaction(async (tx) => {
       const [held] = await tx
         .select()
@@ -283,6 +316,57 @@ export class ReviewQueues {
           "CONFLICT",
           `item ${item} already has its ${queue.reviewsPerItem} decision(s)`,
         );
+      let revision: number | null = null;
+      if (input.decision === "edit") {
+        if (held.kind !== "sample" || !held.sampleId)
+          throw new ServiceError(
+            "BAD_REQUEST",
+            "body.decision: only samples can be edited, not dropped records",
+          );
+        if (input.ifMatch === undefined)
+          throw new ServiceError(
+            "BAD_REQUEST",
+            "header.if-match: an edit names the revision it was made from (the item's sample.revision)",
+          );
+        const parsed = sampleSchemas[kind].safeParse(input.sample);
+        if (!parsed.success)
+          throw new ServiceError(
+            "BAD_REQUEST",
+            describeValidation("json", parsed.error).replaceAll("body.", "body.sample."),
+          );
+        if (parsed.data.id !== held.sampleId)
+          throw new ServiceError(
+            "BAD_REQUEST",
+            `body.sample.id: an edit keeps the sample's id ${held.sampleId}`,
+          );
+        const [latest] = await tx
+          .select({ revision: sampleRevisions.revision })
+          .from(sampleRevisions)
+          .where(
+            and(
+              eq(sampleRevisions.versionHash, queue.versionHash),
+              eq(sampleRevisions.sampleId, held.sampleId),
+            ),
+          )
+          .orderBy(desc(sampleRevisions.revision))
+          .limit(1);
+        const current = latest?.revision ?? 0;
+        if (input.ifMatch !== current)
+          throw new ServiceError(
+            "CONFLICT",
+            `sample ${held.sampleId} is at revision ${current}, not ${input.ifMatch}: load it again and redo the edit`,
+          );
+        revision = current + 1;
+        await tx.insert(sampleRevisions).values({
+          versionHash: queue.versionHash,
+          sampleId: held.sampleId,
+          revision,
+          sample: parsed.data,
+          queueId,
+          item,
+          reviewer,
+        });
+      }
       const [decision] = await tx
         .insert(reviewDecisions)
         .values({
@@ -290,6 +374,7 @@ export class ReviewQueues {
           item,
           reviewer,
           decision: input.decision,
+          revision,
           reasons: input.reasons,
           note: input.note,
         })
@@ -305,6 +390,7 @@ export class ReviewQueues {
         item,
         reviewer,
         decision: decision.decision,
+        revision: decision.revision,
         reasons: decision.reasons,
         note: decision.note,
         createdAt: decision.createdAt.toISOString(),
@@ -333,7 +419,7 @@ export class ReviewQueues {
       const s = strata.get(i.stratum) ?? { items: 0, decisions: 0, accepted: 0 };
       s.items++;
       s.decisions += ds.length;
-      s.accepted += ds.filter((d) => d === "accept").length;
+      s.accepted += ds.filter((d) => d !== "reject").length; // an edit keeps the sample, changed
       strata.set(i.stratum, s);
       if (i.kind === "rejected" && ds.length) {
         const r = reasons.get(i.stratum) ?? { reviewed: 0, agreed: 0 };
@@ -371,7 +457,10 @@ export function agreement(
   decisions: Decision[][],
   k: number,
 ): { method: "cohen" | "fleiss"; kappa: number | null; items: number } {
-  const full = decisions.filter((d) => d.length >= k).map((d) => d.slice(0, k));
+  // Two categories: kept (accepted or edited) and rejected.
+  const full = decisions
+    .filter((d) => d.length >= k)
+    .map((d) => d.slice(0, k).map((x): Decision => (x === "edit" ? "accept" : x)));
   const method = k === 2 ? "cohen" : "fleiss";
   if (!full.length) return { method, kappa: null, items: 0 };
   const n = full.length;

@@ -69,6 +69,7 @@ export async function openCurator(
     uploads,
     access,
     reviews,
+    config,
     auth: config.auth,
     logger,
     database: { kind: database.kind, location: database.location },

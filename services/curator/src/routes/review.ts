@@ -1,8 +1,10 @@
 /** @module Review queues over HTTP: create one for a version, list and get them, next item, decide, metrics. */
 import { createRoute, z } from "@hono/zod-openapi";
+import { ServiceError } from "@sovereign/http";
 import { Sha256Hex } from "@sovereign/schemas";
 import type { Context } from "hono";
 import type { App, AppEnv } from "../context";
+import { publishQueue } from "../publish";
 import { commonErrors, errorResponse, json, VersionParams } from "./common";
 
 const Plan = z
@@ -41,7 +43,9 @@ const ItemParams = z.object({ id: z.uuid(), item: z.coerce.number().int().min(1)
 
 const DecisionBody = z
   .strictObject({
-    decision: z.enum(["accept", "reject"]),
+    decision: z.enum(["accept", "reject", "edit"]),
+    /** For `edit`: the whole edited sample (same id), with `If-Match: "<revision>"` naming the revision edited. */
+    sample: z.record(z.string(), z.unknown()).optional(),
     /** Reason codes for a rejection (`off-topic`, `unsafe`, `wrong-answer`, …). */
     reasons: z.array(z.string().trim().min(1).max(100)).max(20).default([]),
     note: z.string().max(10_000).default(""),
@@ -49,6 +53,10 @@ const DecisionBody = z
   .refine((b) => b.decision !== "reject" || b.reasons.length > 0, {
     message: "a rejection needs at least one reason code",
     path: ["reasons"],
+  })
+  .refine((b) => (b.decision === "edit") === (b.sample !== undefined), {
+    message: "an edit carries the edited sample, and only an edit does",
+    path: ["sample"],
   })
   .openapi("ReviewDecision");
 
@@ -108,7 +116,9 @@ const decide = createRoute({
   },
   responses: {
     201: json(z.record(z.string(), z.unknown()), "The decision"),
-    409: errorResponse("The item is not leased to the caller, the lease expired, or it was decided already"),
+    409: errorResponse(
+      "The item is not leased to the caller, the lease expired, it was decided already, or (edit) the sample moved past the If-Match revision",
+    ),
     ...commonErrors,
   },
 });
@@ -121,6 +131,23 @@ const metrics = createRoute({
     "Progress, acceptance by stratum, agreement between reviewers (Cohen's kappa for 2 decisions per item, Fleiss' for more), and per filter reason the share of reviewed drops reviewers agreed with.",
   request: { params: QueueParams },
   responses: { 200: json(z.record(z.string(), z.unknown()), "Metrics"), ...commonErrors },
+});
+
+const publish = createRoute({
+  method: "post",
+  path: "/v1/review-queues/{id}/publish",
+  tags: ["review"],
+  description:
+    "Publish what the queue decided: a new version of its (committed) version without the samples reviewers rejected and with their edits, marked published, with the parent and queue as its lineage. Needs a finished queue kept at least CURATOR_PUBLISH_MIN_ACCEPTANCE of the time. Publishing again returns the same version (200).",
+  request: { params: QueueParams },
+  responses: {
+    201: json(z.record(z.string(), z.unknown()), "The published version"),
+    200: json(z.record(z.string(), z.unknown()), "Published before: the same version"),
+    409: errorResponse(
+      "The queue is not finished, its acceptance is under the threshold, or its version is a draft",
+    ),
+    ...commonErrors,
+  },
 });
 
 /** The reviewer a request speaks for: its token, or `local` with access control off. */
@@ -140,8 +167,32 @@ export function registerReviewRoutes(app: App) {
   });
   app.openapi(decide, async (c) => {
     const { id, item } = c.req.valid("param");
-    const decision = await c.get("reviews").decide(id, item, reviewerOf(c), c.req.valid("json"));
+    const header = c.req.header("if-match");
+    let ifMatch: number | undefined;
+    if (header !== undefined) {
+      const m = /^\s*"?(\d+)"?\s*$/.exec(header);
+      if (!m)
+        throw new ServiceError(
+          "BAD_REQUEST",
+          `header.if-match: ${JSON.stringify(header)} is not a revision like "2"`,
+        );
+      ifMatch = Number(m[1]);
+    }
+    const decision = await c.get("reviews").decide(id, item, reviewerOf(c), {
+      ...c.req.valid("json"),
+      ...(ifMatch === undefined ? {} : { ifMatch }),
+    });
     return c.json(decision as Record<string, unknown>, 201);
+  });
+  app.openapi(publish, async (c) => {
+    const { config, registry, reviews } = c.get("publisher");
+    const result = await publishQueue(
+      { db: registry.db, registry, reviews },
+      c.req.valid("param").id,
+      { ...config.publish, scratchDir: config.scratchDir, shardLimits: config.shardLimits },
+      c.get("principal")?.tokenId,
+    );
+    return c.json(result as unknown as Record<string, unknown>, result.created ? 201 : 200);
   });
   app.openapi(metrics, async (c) =>
     c.json((await c.get("reviews").metrics(c.req.valid("param").id)) as Record<string, unknown>, 200),
