@@ -211,26 +211,36 @@ export class ReviewQueues {
   /** The next item for `reviewer`, leased to them; undefined when nothing is left for them. */
   async next(queueId: string, reviewer: string): Promise<ReviewItem | undefined> {
     const queue = await this.row(queueId);
-    const claimed = await this.db.execute(sql`
-      UPDATE review_items
-      SET lease_holder = ${reviewer}, lease_expires = now() + make_interval(secs => ${queue.leaseSeconds})
-      WHERE queue_id = ${queueId} AND item = (
-        SELECT i.item FROM review_items i
-        WHERE i.queue_id = ${queueId}
-          AND i.decisions < ${queue.reviewsPerItem}
-          AND (i.lease_expires IS NULL OR i.lease_expires < now() OR i.lease_holder = ${reviewer})
-          AND NOT EXISTS (
-            SELECT 1 FROM review_decisions d
-            WHERE d.queue_id = i.queue_id AND d.item = i.item AND d.reviewer = ${reviewer})
-        ORDER BY (i.lease_holder IS NOT DISTINCT FROM ${reviewer}) DESC, i.decisions, i.item
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED)
-      RETURNING item, kind, sample_id, rejected_position, stratum, lease_expires, decisions`);
-    // postgres-js answers with an array of rows, PGlite with `{ rows }`.
-    const rows = (
-      Array.isArray(claimed) ? claimed : ((claimed as { rows?: unknown[] }).rows ?? [])
-    ) as Record<string, unknown>[];
-    const row = rows[0];
+    const lease = sql`lease_holder = ${reviewer}, lease_expires = now() + make_interval(secs => ${queue.leaseSeconds})`;
+    const returning = sql`RETURNING item, kind, sample_id, rejected_position, stratum, lease_expires, decisions`;
+    // The item the reviewer already holds, renewed; else the first free one in (decisions, item) order, which
+    // the (queue, decisions, item) index walks without sorting the queue.
+    let row = rowsOf(
+      await this.db.execute(sql`
+        UPDATE review_items SET ${lease}
+        WHERE queue_id = ${queueId} AND item = (
+          SELECT item FROM review_items
+          WHERE queue_id = ${queueId} AND lease_holder = ${reviewer} AND lease_expires > now()
+            AND decisions < ${queue.reviewsPerItem}
+          LIMIT 1 FOR UPDATE SKIP LOCKED)
+        ${returning}`),
+    )[0];
+    row ??= rowsOf(
+      await this.db.execute(sql`
+        UPDATE review_items SET ${lease}
+        WHERE queue_id = ${queueId} AND item = (
+          SELECT i.item FROM review_items i
+          WHERE i.queue_id = ${queueId}
+            AND i.decisions < ${queue.reviewsPerItem}
+            AND (i.lease_expires IS NULL OR i.lease_expires < now())
+            AND NOT EXISTS (
+              SELECT 1 FROM review_decisions d
+              WHERE d.queue_id = i.queue_id AND d.item = i.item AND d.reviewer = ${reviewer})
+          ORDER BY i.decisions, i.item
+          LIMIT 1
+          FOR UPDATE SKIP LOCKED)
+        ${returning}`),
+    )[0];
     if (!row) return undefined;
     const item: ReviewItem = {
       queue: queueId,
@@ -293,7 +303,8 @@ export class ReviewQueues {
   ) {
     const queue = await this.row(queueId);
     // Read before the transaction: on PGlite's one connection a query outside it would wait for it to end.
-    const { kind } = await this.registry.getVersion(queue.versionHash);
+    const kind =
+      input.decision === "edit" ? (await this.registry.getVersion(queue.versionHash)).kind : "chat";
     return this.db.transaction(async (tx) => {
       const [held] = await tx
         .select()
@@ -483,4 +494,12 @@ export function agreement(
   const p = accepted / (n * k);
   const chance = p * p + (1 - p) * (1 - p);
   return { method, kappa: chance === 1 ? null : (meanAgreement - chance) / (1 - chance), items: n };
+}
+
+/** Rows of a raw query: postgres-js answers with an array of rows, PGlite with `{ rows }`. */
+function rowsOf(result: unknown): Record<string, unknown>[] {
+  return (Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? [])) as Record<
+    string,
+    unknown
+  >[];
 }
