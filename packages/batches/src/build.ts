@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import type { Manifest } from "@sovereign/schemas";
 import { type BlobStore, canonicalJson, readVersionSamples, sha256Hex } from "@sovereign/shards";
-import { DocumentFile, DocumentFileWriter, type DocumentStats, type Footer } from "./cache-file";
+import { DocumentFile, DocumentFileWriter, emptyStats, type Footer } from "./cache-file";
 import {
   DOCUMENT_FORMAT,
   type Documentizer,
@@ -94,15 +94,7 @@ async function buildVersionDocuments(
 ): Promise<void> {
   const prompts = key.form === "prompt";
   const writer = await DocumentFileWriter.create(path, !prompts);
-  const stats: DocumentStats = {
-    samples: 0,
-    documents: 0,
-    tokens: 0,
-    trainedTokens: 0,
-    truncated: 0,
-    split: 0,
-    dropped: { overlong: 0, untrained: 0 },
-  };
+  const stats = emptyStats();
   const metas: PromptMeta[] = [];
   try {
     for (const split of chosenSplits(version)) {

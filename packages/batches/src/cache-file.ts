@@ -44,6 +44,19 @@ export type DocumentStats = {
   dropped: { overlong: number; untrained: number };
 };
 
+/** Stats of no documents, to count into. */
+export function emptyStats(): DocumentStats {
+  return {
+    samples: 0,
+    documents: 0,
+    tokens: 0,
+    trainedTokens: 0,
+    truncated: 0,
+    split: 0,
+    dropped: { overlong: 0, untrained: 0 },
+  };
+}
+
 export type Footer = { key: unknown; stats: DocumentStats; prompts?: PromptMeta[] };
 
 const recordBytes = (length: number, masks: boolean) => (length * (masks ? 5 : 4) + 3) & ~3;

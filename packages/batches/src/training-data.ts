@@ -19,7 +19,7 @@
  */
 import { type BlobStore, manifestHash } from "@sovereign/shards";
 import { type CacheEvent, cacheKey, openVersionDocuments, type VersionInput } from "./build";
-import type { DocumentFile, DocumentStats } from "./cache-file";
+import { type DocumentFile, type DocumentStats, emptyStats } from "./cache-file";
 import { DocumentSet } from "./document-set";
 import {
   Documentizer,
@@ -182,15 +182,7 @@ function shareOf(
 }
 
 function sumStats(all: DocumentStats[]): DocumentStats {
-  const total: DocumentStats = {
-    samples: 0,
-    documents: 0,
-    tokens: 0,
-    trainedTokens: 0,
-    truncated: 0,
-    split: 0,
-    dropped: { overlong: 0, untrained: 0 },
-  };
+  const total = emptyStats();
   for (const s of all) {
     total.samples += s.samples;
     total.documents += s.documents;

@@ -17,6 +17,11 @@ import postgres from "postgres";
 export type Schema = typeof tables;
 export type Database = PgDatabase<PgQueryResultHKT, Schema>;
 
+/** The rows of a raw `db.execute`: postgres-js answers with the rows array itself, PGlite with `{ rows }`. */
+export function rowsOf<T = Record<string, unknown>>(result: unknown): T[] {
+  return Array.isArray(result) ? (result as T[]) : ((result as { rows?: T[] }).rows ?? []);
+}
+
 export type DatabaseOptions = {
   /** PostgreSQL URL; when absent, PGlite is used. */
   url?: string;

@@ -3,12 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DatabaseLockedError, lockDataDir, openDatabase, redactUrl } from "../src/index";
+import { DatabaseLockedError, lockDataDir, openDatabase, redactUrl, rowsOf } from "../src/index";
 import { openTestDatabase, testDatabaseKinds } from "../src/testing";
-
-function rowsOf(result: unknown): Record<string, unknown>[] {
-  return Array.isArray(result) ? result : ((result as { rows: Record<string, unknown>[] }).rows ?? []);
-}
 
 describe.each(testDatabaseKinds())("migrations on %s", (kind) => {
   it("create every table and trigger, and applying them again changes nothing", async () => {

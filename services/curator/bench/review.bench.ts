@@ -41,8 +41,15 @@ if (!process.env.DATABASE_URL) {
   process.exit(0);
 }
 
-const quantile = (sorted: number[], q: number) =>
-  sorted.length ? (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) : Number.NaN;
+/** p50 and p99 of latencies in ms, to 0.1 ms. */
+function percentiles(values: number[]): { p50: number; p99: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) =>
+    sorted.length
+      ? Number((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number).toFixed(1))
+      : Number.NaN;
+  return { p50: at(0.5), p99: at(0.99) };
+}
 
 const dir = await mkdtemp(join(os.tmpdir(), "bench-review-"));
 const database = await openTestDatabase("postgres");
@@ -162,48 +169,9 @@ try {
     requests,
     requestsPerSecond: Math.round(requests / elapsed),
     decisionsPerSecond: Math.round(acknowledged.length / elapsed),
-    nextMs: {
-      p50: Number(
-        quantile(
-          [...latency.next].sort((a, b) => a - b),
-          0.5,
-        ).toFixed(1),
-      ),
-      p99: Number(
-        quantile(
-          [...latency.next].sort((a, b) => a - b),
-          0.99,
-        ).toFixed(1),
-      ),
-    },
-    decisionMs: {
-      p50: Number(
-        quantile(
-          [...latency.decision].sort((a, b) => a - b),
-          0.5,
-        ).toFixed(1),
-      ),
-      p99: Number(
-        quantile(
-          [...latency.decision].sort((a, b) => a - b),
-          0.99,
-        ).toFixed(1),
-      ),
-    },
-    allMs: {
-      p50: Number(
-        quantile(
-          [...latency.next, ...latency.decision].sort((a, b) => a - b),
-          0.5,
-        ).toFixed(1),
-      ),
-      p99: Number(
-        quantile(
-          [...latency.next, ...latency.decision].sort((a, b) => a - b),
-          0.99,
-        ).toFixed(1),
-      ),
-    },
+    nextMs: percentiles(latency.next),
+    decisionMs: percentiles(latency.decision),
+    allMs: percentiles([...latency.next, ...latency.decision]),
     checks: {
       overK,
       decidedTwice: twice,

@@ -4,10 +4,11 @@
  * few seconds in memory; revoking one here takes effect at once. The audit log says who did what to which
  * target, and when.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { Database } from "@sovereign/db";
 import { notFound, type Principal, ROLES, type Role, ServiceError } from "@sovereign/http";
 import { tables } from "@sovereign/schemas";
+import { sha256Hex } from "@sovereign/shards";
 import { and, desc, eq, isNull, type SQL } from "drizzle-orm";
 
 const { apiTokens, auditLog } = tables;
@@ -35,8 +36,6 @@ export type AuditRecord = {
 const CACHE_MS = 5_000;
 const TOUCH_MS = 60_000;
 
-export const tokenSha256 = (token: string) => createHash("sha256").update(token).digest("hex");
-
 export class AccessControl {
   private readonly cache = new Map<string, { principal: Principal | undefined; at: number }>();
   private readonly touched = new Map<string, number>();
@@ -59,7 +58,7 @@ export class AccessControl {
       .values({
         name,
         role: input.role,
-        tokenSha256: tokenSha256(token),
+        tokenSha256: sha256Hex(token),
         createdBy: input.createdBy?.tokenId ?? null,
       })
       .returning();
@@ -91,7 +90,7 @@ export class AccessControl {
 
   /** The principal of a valid token, or undefined. */
   async verify(token: string): Promise<Principal | undefined> {
-    const hash = tokenSha256(token);
+    const hash = sha256Hex(token);
     const now = Date.now();
     const cached = this.cache.get(hash);
     if (cached && now - cached.at < CACHE_MS) return cached.principal;

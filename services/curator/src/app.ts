@@ -48,7 +48,7 @@ export function createApp(deps: AppDeps): App {
       set("uploads", deps.uploads);
       set("access", deps.access);
       set("reviews", deps.reviews);
-      set("publisher", { config: deps.config, registry: deps.registry, reviews: deps.reviews });
+      set("config", deps.config);
     },
   });
   // Before every route: the caller's token and role against the route's rule (policy.ts).

@@ -18,8 +18,7 @@ export type AppEnv = {
     requestId: string;
     access: AccessControl;
     reviews: ReviewQueues;
-    /** What publishing needs: the settings, the registry and the queues. */
-    publisher: { config: CuratorConfig; registry: Registry; reviews: ReviewQueues };
+    config: CuratorConfig;
     /** The caller, when access control is on (or a token was checked). */
     principal: Principal | undefined;
   };

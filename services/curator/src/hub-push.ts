@@ -12,12 +12,11 @@
 import { type CommitOutput, commitIter, createRepo, HubApiError } from "@huggingface/hub";
 import { ServiceError } from "@sovereign/http";
 import { tables } from "@sovereign/schemas";
+import { DEFAULT_HUB_URL } from "@sovereign/sources";
 import { and, desc, eq } from "drizzle-orm";
 import { mapBlobError, type Registry } from "./registry";
 
 const { hubPushes } = tables;
-
-export const DEFAULT_HUB_ENDPOINT = "https://huggingface.co";
 
 export type HubPushOptions = {
   /** `owner/name` of the dataset repo. */
@@ -59,7 +58,7 @@ export async function pushVersionToHub(
   hash: string,
   options: HubPushOptions,
 ): Promise<HubPush> {
-  const endpoint = (options.endpoint || DEFAULT_HUB_ENDPOINT).replace(/\/+$/, "");
+  const endpoint = (options.endpoint || DEFAULT_HUB_URL).replace(/\/+$/, "");
   const branch = options.branch ?? "main";
   const { repo, token } = options;
   if (!REPO_NAME.test(repo))
@@ -170,13 +169,16 @@ export async function pushVersionToHub(
 }
 
 /** The pushes of a version, newest first. */
-export async function hubPushesOf(registry: Registry, hash: string): Promise<HubPush[]> {
+export async function hubPushesOf(
+  registry: Registry,
+  hash: string,
+): Promise<Omit<HubPush, "alreadyPushed">[]> {
   const rows = await registry.db
     .select()
     .from(hubPushes)
     .where(eq(hubPushes.versionHash, hash))
     .orderBy(desc(hubPushes.pushedAt));
-  return rows.map((r) => ({ ...toPush(r), alreadyPushed: true }));
+  return rows.map(toPush);
 }
 
 function toPush(r: typeof hubPushes.$inferSelect): Omit<HubPush, "alreadyPushed"> {

@@ -11,7 +11,6 @@
  * records measure the filters and change nothing here.
  */
 import { join } from "node:path";
-import type { Database } from "@sovereign/db";
 import { ServiceError } from "@sovereign/http";
 import { type Sample, tables } from "@sovereign/schemas";
 import { DatasetBuilder, readShardRows, type ShardLimits } from "@sovereign/shards";
@@ -40,12 +39,13 @@ export type Publication = {
 };
 
 export async function publishQueue(
-  deps: { db: Database; registry: Registry; reviews: ReviewQueues },
+  deps: { registry: Registry; reviews: ReviewQueues },
   queueId: string,
   settings: PublishSettings,
   publishedBy?: string,
 ): Promise<Publication> {
-  const { db, registry, reviews } = deps;
+  const { registry, reviews } = deps;
+  const { db } = registry;
   const queue = await reviews.get(queueId);
   const parent = await registry.getVersionDetail(queue.version);
   if (parent.status === "draft")

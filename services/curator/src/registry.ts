@@ -4,7 +4,7 @@
  */
 import { mkdir, realpath, stat } from "node:fs/promises";
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import type { Database } from "@sovereign/db";
+import { type Database, rowsOf } from "@sovereign/db";
 import { readIndexLines } from "@sovereign/pipeline";
 import {
   type DatasetKind,
@@ -684,29 +684,33 @@ export class Registry {
       const shard = manifest.shards[ordinal];
       if (!shard) throw new CuratorError("INTERNAL", `version ${hash} has no shard ${ordinal}`);
       const bytes = await this.shardBytes(hash, shard);
-      // Whole row groups, decoded once and kept a while: review hands out single samples, often from the
-      // same groups, and a group decodes in about the time of one row.
       for (const i of indices) {
         const item = out[i];
         const row = rows[i];
-        if (!item || !row) continue;
-        const start = row.row - (row.row % ROW_GROUP_ROWS);
-        const key = `${shard.sha256}:${start}`;
-        let group = this.decodedGroups.get(key);
-        if (group) {
-          this.decodedGroups.delete(key); // most recently used last
-        } else {
-          group = readShardRows(manifest.kind, bytes, { offset: start, limit: ROW_GROUP_ROWS });
-          if (this.decodedGroups.size >= DECODED_GROUPS) {
-            const oldest = this.decodedGroups.keys().next().value;
-            if (oldest !== undefined) this.decodedGroups.delete(oldest);
-          }
-        }
-        this.decodedGroups.set(key, group);
-        item.sample = group[row.row - start];
+        if (item && row) item.sample = this.decodedRow(manifest.kind, shard.sha256, bytes, row.row);
       }
     }
     return out;
+  }
+
+  /**
+   * One row of a shard, from its whole row group decoded once and kept a while: review hands out single
+   * samples, often from the same groups, and a group decodes in about the time of one row.
+   */
+  private decodedRow(kind: DatasetKind, sha256: string, bytes: Uint8Array, row: number): Sample | undefined {
+    const start = row - (row % ROW_GROUP_ROWS);
+    const key = `${sha256}:${start}`;
+    let group = this.decodedGroups.get(key);
+    if (group) {
+      this.decodedGroups.delete(key); // re-inserted below: most recently used last
+    } else {
+      group = readShardRows(kind, bytes, { offset: start, limit: ROW_GROUP_ROWS });
+      const oldest =
+        this.decodedGroups.size >= DECODED_GROUPS ? this.decodedGroups.keys().next().value : undefined;
+      if (oldest !== undefined) this.decodedGroups.delete(oldest);
+    }
+    this.decodedGroups.set(key, group);
+    return group[row - start];
   }
 
   /** Verified bytes of a shard, from a cache keyed by the file's change token. */
@@ -816,11 +820,6 @@ export class Registry {
     if (rows.length > 1) throw new CuratorError("BAD_REQUEST", `version prefix ${prefix} is ambiguous`);
     return rows[0]?.hash ?? prefix;
   }
-}
-
-function rowsOf<T>(result: unknown): T[] {
-  // postgres-js returns the rows array itself; PGlite returns `{ rows }`.
-  return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? []);
 }
 
 function toVersionInfo(

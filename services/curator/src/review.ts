@@ -9,7 +9,7 @@
  * share of reviewed drops the reviewers agreed with (the filter's precision).
  */
 import { createHash } from "node:crypto";
-import type { Database } from "@sovereign/db";
+import { type Database, rowsOf } from "@sovereign/db";
 import { describeValidation, notFound, ServiceError } from "@sovereign/http";
 import { type Sample, sampleSchemas, tables } from "@sovereign/schemas";
 import { and, asc, desc, eq, sql } from "drizzle-orm";
@@ -304,7 +304,7 @@ export class ReviewQueues {
     const queue = await this.row(queueId);
     // Read before the transaction: on PGlite's one connection a query outside it would wait for it to end.
     const kind =
-      input.decision === "edit" ? (await this.registry.getVersion(queue.versionHash)).kind : "chat";
+      input.decision === "edit" ? (await this.registry.getVersion(queue.versionHash)).kind : undefined;
     return this.db.transaction(async (tx) => {
       const [held] = await tx
         .select()
@@ -328,7 +328,8 @@ export class ReviewQueues {
           `item ${item} already has its ${queue.reviewsPerItem} decision(s)`,
         );
       let revision: number | null = null;
-      if (input.decision === "edit") {
+      if (kind) {
+        // An edit: `kind` was read for it.
         if (held.kind !== "sample" || !held.sampleId)
           throw new ServiceError(
             "BAD_REQUEST",
@@ -421,7 +422,11 @@ export class ReviewQueues {
       .where(eq(reviewDecisions.queueId, queueId))
       .orderBy(asc(reviewDecisions.id));
     const byItem = new Map<number, Decision[]>();
-    for (const d of decisions) byItem.set(d.item, [...(byItem.get(d.item) ?? []), d.decision]);
+    for (const d of decisions) {
+      const list = byItem.get(d.item);
+      if (list) list.push(d.decision);
+      else byItem.set(d.item, [d.decision]);
+    }
 
     const strata = new Map<string, { items: number; decisions: number; accepted: number }>();
     const reasons = new Map<string, { reviewed: number; agreed: number }>();
@@ -494,12 +499,4 @@ export function agreement(
   const p = accepted / (n * k);
   const chance = p * p + (1 - p) * (1 - p);
   return { method, kappa: chance === 1 ? null : (meanAgreement - chance) / (1 - chance), items: n };
-}
-
-/** Rows of a raw query: postgres-js answers with an array of rows, PGlite with `{ rows }`. */
-function rowsOf(result: unknown): Record<string, unknown>[] {
-  return (Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? [])) as Record<
-    string,
-    unknown
-  >[];
 }

@@ -3,7 +3,7 @@
  * with their metrics and checkpoints, cancelled and resumed; and what engine ranks report (metrics,
  * checkpoints, status) recorded against them.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { Database } from "@sovereign/db";
 import { notFound, ServiceError } from "@sovereign/http";
 import { type TrainingRunSpec, tables } from "@sovereign/schemas";
@@ -276,5 +276,5 @@ export class TrainingRuns {
 }
 
 export function tokenHash(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
+  return sha256Hex(token);
 }

@@ -306,6 +306,11 @@ async function readBody(request: IncomingMessage, limit = 1 << 30): Promise<Buff
   return Buffer.concat(chunks);
 }
 
+/** A JSON request body of at most `limit` bytes. */
+async function readJson(request: IncomingMessage, limit: number): Promise<unknown> {
+  return JSON.parse((await readBody(request, limit)).toString("utf8"));
+}
+
 /** Whether the request may write: it carries the server's write token. Otherwise the 401 is sent. */
 function canWrite(context: HubRouteContext): boolean {
   const auth = context.request.headers.authorization;
@@ -327,7 +332,7 @@ const createRepoRoute: HubRoute = {
   pattern: /^\/api\/repos\/create$/,
   async handle(context) {
     if (!canWrite(context)) return 401;
-    const body = JSON.parse((await readBody(context.request, 1 << 20)).toString("utf8")) as {
+    const body = (await readJson(context.request, 1 << 20)) as {
       name?: string;
       organization?: string;
       type?: string;
@@ -370,7 +375,7 @@ const preuploadRoute: HubRoute = {
   async handle(context) {
     const [type = "", name = ""] = context.params;
     if (!canWrite(context) || !writableRepo(context, type, name)) return context.response.statusCode;
-    const body = JSON.parse((await readBody(context.request, 1 << 24)).toString("utf8")) as {
+    const body = (await readJson(context.request, 1 << 24)) as {
       files: { path: string; size: number; sample: string }[];
     };
     const files = body.files.map((f) => ({
@@ -390,7 +395,7 @@ const lfsBatchRoute: HubRoute = {
     const [type = "", name = ""] = context.params;
     if (!canWrite(context) || !writableRepo(context, type || "models", name))
       return context.response.statusCode;
-    const body = JSON.parse((await readBody(context.request, 1 << 24)).toString("utf8")) as {
+    const body = (await readJson(context.request, 1 << 24)) as {
       operation: string;
       transfers?: string[];
       objects: { oid: string; size: number }[];

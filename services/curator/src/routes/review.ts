@@ -185,9 +185,9 @@ export function registerReviewRoutes(app: App) {
     return c.json(decision as Record<string, unknown>, 201);
   });
   app.openapi(publish, async (c) => {
-    const { config, registry, reviews } = c.get("publisher");
+    const config = c.get("config");
     const result = await publishQueue(
-      { db: registry.db, registry, reviews },
+      { registry: c.get("registry"), reviews: c.get("reviews") },
       c.req.valid("param").id,
       { ...config.publish, scratchDir: config.scratchDir, shardLimits: config.shardLimits },
       c.get("principal")?.tokenId,

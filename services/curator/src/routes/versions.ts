@@ -174,7 +174,6 @@ export function registerVersionRoutes(app: App) {
     const registry = c.get("registry");
     const { hash } = c.req.valid("param");
     await registry.getVersion(hash); // 404 for an unknown version
-    const items = (await hubPushesOf(registry, hash)).map(({ alreadyPushed: _, ...push }) => push);
-    return c.json({ items }, 200);
+    return c.json({ items: await hubPushesOf(registry, hash) }, 200);
   });
 }
