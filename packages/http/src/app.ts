@@ -3,9 +3,11 @@
  * and zod validation errors that name the field. A service creates its app here, then adds its routes.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Env } from "hono";
+import type { Context, Env } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "pino";
 import type { ZodError } from "zod";
 import { type ErrorCode, errorBody, ServiceError } from "./errors";
@@ -31,6 +33,15 @@ export type ServiceEnv = { Variables: { requestId: string; logger: Logger } };
  */
 export function createServiceApp<E extends Env & ServiceEnv>(options: {
   logger: Logger;
+  /** Refuse request bodies over this many bytes with 413 (`maxBodyHint` names the setting), except where `unlimitedBody` says. */
+  maxBodyBytes?: number;
+  maxBodyHint?: string;
+  unlimitedBody?: (c: Context) => boolean;
+  /** Answer an error some other way than JSON (an HTML page for a browser page); undefined keeps JSON. */
+  renderError?: (
+    c: Context,
+    error: { code: ErrorCode; message: string; status: ContentfulStatusCode; requestId: string },
+  ) => Response | Promise<Response> | undefined;
   context?: (set: <K extends keyof E["Variables"]>(key: K, value: E["Variables"][K]) => void) => void;
 }): OpenAPIHono<E> {
   const { logger } = options;
@@ -64,19 +75,38 @@ export function createServiceApp<E extends Env & ServiceEnv>(options: {
     );
   });
 
+  if (options.maxBodyBytes !== undefined) {
+    const limit = bodyLimit({
+      maxSize: options.maxBodyBytes,
+      onError: () => {
+        throw new ServiceError(
+          "PAYLOAD_TOO_LARGE",
+          `the request body is larger than ${options.maxBodyBytes} bytes${options.maxBodyHint ? ` (${options.maxBodyHint})` : ""}`,
+        );
+      },
+    });
+    app.use(async (c, next) => {
+      if (c.req.method === "GET" || c.req.method === "HEAD" || options.unlimitedBody?.(c)) return next();
+      return limit(c, next);
+    });
+  }
+
   app.onError((error, c) => {
     const id = c.get("requestId") ?? "unknown";
+    const answer = (code: ErrorCode, message: string, status: ContentfulStatusCode, details?: unknown) =>
+      options.renderError?.(c, { code, message, status, requestId: id }) ??
+      c.json(errorBody(code, message, id, details), status);
     if (error instanceof ServiceError) {
       if (error.status >= 500) (c.get("logger") as Logger | undefined)?.error({ err: error }, error.message);
-      return c.json(errorBody(error.code, error.message, id, error.details), error.status);
+      return answer(error.code, error.message, error.status, error.details);
     }
     if (error instanceof HTTPException) {
       const code: ErrorCode =
         error.status === 413 ? "PAYLOAD_TOO_LARGE" : error.status === 404 ? "NOT_FOUND" : "BAD_REQUEST";
-      return c.json(errorBody(code, error.message || "bad request", id), error.status);
+      return answer(code, error.message || "bad request", error.status as ContentfulStatusCode);
     }
     if (error instanceof SyntaxError) {
-      return c.json(errorBody("BAD_REQUEST", `malformed JSON body: ${error.message}`, id), 400);
+      return answer("BAD_REQUEST", `malformed JSON body: ${error.message}`, 400);
     }
     ((c.get("logger") as Logger | undefined) ?? logger).error({ err: error }, "unhandled error");
     return c.json(

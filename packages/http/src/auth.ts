@@ -8,6 +8,7 @@
  * Successful calls of policy entries that name an `action` are handed to `audit` (who, what, on which target).
  */
 import type { Context, Env, MiddlewareHandler } from "hono";
+import { getCookie } from "hono/cookie";
 import { matchedRoutes } from "hono/route";
 import { ServiceError } from "./errors";
 
@@ -17,8 +18,12 @@ export type Role = (typeof ROLES)[number];
 /** Who is calling: the token's id, name and role. */
 export type Principal = { tokenId: string; name: string; role: Role };
 
-/** One route's rule: the roles that may call it, or `public`; `action` names it in the audit log. */
-export type AccessRule = { roles: readonly Role[] | "public"; action?: string };
+/**
+ * One route's rule: the roles that may call it, or `public`; `action` names it in the audit log. A `page` is
+ * a browser page: its token may also come from the session cookie, and a caller without a valid one is sent
+ * to the sign-in page instead of getting a 401.
+ */
+export type AccessRule = { roles: readonly Role[] | "public"; action?: string; page?: boolean };
 
 /** Rules by `METHOD /path/:param` as the routes are registered (Hono's path syntax). */
 export type AccessPolicy = Record<string, AccessRule>;
@@ -39,6 +44,8 @@ export type AuthOptions = {
   /** With `false`, no token is asked for (a local demo, tests of other things); the policy still must cover the route. */
   enabled: boolean;
   audit?(entry: AuditEntry, c: Context): Promise<void>;
+  /** For `page` rules: the cookie that holds the signed-in token, and where to sign in. */
+  pages?: { cookie: string; signIn: string };
 };
 
 /** The key of the route a request matched (`GET /v1/versions/:hash`), or undefined when only middleware did. */
@@ -63,13 +70,23 @@ export function authorize<E extends Env>(options: AuthOptions): MiddlewareHandle
     if (!rule) throw new ServiceError("INTERNAL", `no access rule for ${key}`);
     let principal: Principal | undefined;
     if (rule.roles !== "public" && options.enabled) {
-      const token = bearerToken(c);
+      const pages = rule.page ? options.pages : undefined;
+      const token = bearerToken(c) ?? (pages ? getCookie(c, pages.cookie) : undefined);
+      principal = token ? await options.verify(token) : undefined;
+      if (!principal && pages) {
+        // A page: sign in, then come back (to the page itself after a form post).
+        const back =
+          c.req.method === "GET" ? c.req.path + new URL(c.req.url).search : (c.req.header("referer") ?? "");
+        const sameSite = back.startsWith("/") || back.startsWith(new URL(c.req.url).origin);
+        const to =
+          sameSite && back ? `?next=${encodeURIComponent(back.replace(new URL(c.req.url).origin, ""))}` : "";
+        return c.redirect(`${pages.signIn}${to}`, 303);
+      }
       if (!token)
         throw new ServiceError(
           "UNAUTHORIZED",
           `${key} needs an API token (Authorization: Bearer <token>) of role ${rule.roles.join(", ")}`,
         );
-      principal = await options.verify(token);
       if (!principal)
         throw new ServiceError("UNAUTHORIZED", "the API token is not valid: unknown or revoked");
       if (!rule.roles.includes(principal.role))

@@ -16,9 +16,16 @@ import {
 } from "drizzle-orm/pg-core";
 import { datasetVersions } from "./dataset-versions";
 
+export const reviewStrata = ["none", "source", "constraint-type", "filter-reason", "cluster"] as const;
+export type ReviewStrata = (typeof reviewStrata)[number];
+
 export type ReviewPlan = {
-  /** `none`: one uniform sample; else `size` items per value of the stratum. */
-  strata: "none" | "source" | "filter-reason";
+  /**
+   * `none`: one uniform sample; else `size` items per value of the stratum: the sample's `source`, its
+   * constraint types (`constraint-type`, from `meta.autoif.constraints`), the step and reason of a dropped
+   * record (`filter-reason`), or the near-duplicate cluster of a record deduplication dropped (`cluster`, named by the sample kept for it).
+   */
+  strata: ReviewStrata;
   size: number;
   seed: number;
 };

@@ -23,6 +23,7 @@ import { registerUploadRoutes } from "./routes/uploads";
 import { registerVersionRoutes } from "./routes/versions";
 import type { RunManager } from "./runs";
 import type { UploadStore } from "./uploads";
+import { errorPage, isPagePath, registerReviewPages, SESSION_COOKIE } from "./web/pages";
 
 export type AppDeps = {
   registry: Registry;
@@ -42,6 +43,11 @@ export { describeValidation } from "@sovereign/http";
 export function createApp(deps: AppDeps): App {
   const app: App = createServiceApp<AppEnv>({
     logger: deps.logger,
+    maxBodyBytes: deps.config.maxBodyBytes,
+    maxBodyHint: "CURATOR_MAX_BODY_BYTES",
+    // Uploads stream to disk under their own limit (CURATOR_MAX_UPLOAD_BYTES).
+    unlimitedBody: (c) => c.req.method === "POST" && c.req.path === "/v1/uploads",
+    renderError: (c, error) => (isPagePath(c.req.path) ? errorPage(c, error) : undefined),
     context: (set) => {
       set("registry", deps.registry);
       set("runs", deps.runs);
@@ -58,6 +64,7 @@ export function createApp(deps: AppDeps): App {
       enabled: deps.auth,
       verify: (token) => deps.access.verify(token),
       audit: (entry) => deps.access.record(entry.principal, entry.action, entry.target, entry.requestId),
+      pages: { cookie: SESSION_COOKIE, signIn: "/review/sign-in" },
     }),
   );
 
@@ -71,6 +78,7 @@ export function createApp(deps: AppDeps): App {
   registerRunRoutes(app);
   registerAccessRoutes(app);
   registerReviewRoutes(app);
+  registerReviewPages(app, { auth: deps.auth, publicUrl: deps.config.publicUrl });
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {

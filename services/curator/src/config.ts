@@ -28,6 +28,8 @@ export const ConfigSchema = z.object({
   PUBLIC_URL: z.url().optional(),
   /** Largest accepted upload body. */
   CURATOR_MAX_UPLOAD_BYTES: bytes.default(512 * 1024 * 1024),
+  /** Largest accepted body of every other request (JSON calls, the review page's forms). */
+  CURATOR_MAX_BODY_BYTES: bytes.default(8 * 1024 * 1024),
   /** Shard limits for versions built by the service. */
   CURATOR_SHARD_MAX_ROWS: z.coerce.number().int().positive().default(50_000),
   CURATOR_SHARD_MAX_BYTES: bytes.default(64 * 1024 * 1024),
@@ -72,6 +74,7 @@ export type CuratorConfig = {
   port: number;
   publicUrl: string | undefined;
   maxUploadBytes: number;
+  maxBodyBytes: number;
   sourcesDir: string;
   pipelineWorkers: number | undefined;
   heartbeatSeconds: number;
@@ -106,6 +109,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     publicUrl: e.PUBLIC_URL,
     maxUploadBytes: e.CURATOR_MAX_UPLOAD_BYTES,
+    maxBodyBytes: e.CURATOR_MAX_BODY_BYTES,
     sourcesDir: resolve(e.CURATOR_SOURCES_DIR),
     pipelineWorkers: e.CURATOR_PIPELINE_WORKERS,
     heartbeatSeconds: e.CURATOR_RUN_HEARTBEAT_SECONDS,

@@ -52,6 +52,19 @@ export const curatorPolicy: AccessPolicy = {
   "POST /v1/review-queues/:id/items/:item/decision": { roles: reviewers, action: "review.decide" },
   "POST /v1/review-queues/:id/publish": { roles: builders, action: "version.publish" },
 
+  // The reviewers' web page (web/pages.tsx): signed in with a token kept in a cookie.
+  "GET /review/sign-in": { roles: "public" },
+  "POST /review/sign-in": { roles: "public" },
+  "POST /review/sign-out": { roles: "public" },
+  "GET /review": { roles: reviewers, page: true },
+  "GET /review/queues/:id": { roles: reviewers, page: true },
+  "POST /review/queues/:id/next": { roles: reviewers, page: true },
+  "GET /review/queues/:id/items/:item": { roles: reviewers, page: true },
+  "GET /review/queues/:id/items/:item/edit": { roles: reviewers, page: true },
+  "POST /review/queues/:id/items/:item/edit": { roles: reviewers, page: true },
+  "POST /review/queues/:id/items/:item/decision": { roles: reviewers, page: true, action: "review.decide" },
+  "GET /review/queues/:id/metrics": { roles: reviewers, page: true },
+
   // Token changes are audited by AccessControl itself, with the token they concern.
   "GET /v1/tokens": { roles: admin },
   "POST /v1/tokens": { roles: admin },

@@ -532,20 +532,28 @@ export class Registry {
    */
   async *datasetRecords(source: DatasetSource): AsyncGenerator<RawRecord> {
     if (source.version === undefined) throw new Error(`source ${source.name} is not pinned to a version`);
-    const manifest = await this.getManifest(source.version);
-    const splits = source.splits ? new Set(source.splits) : undefined;
+    for await (const { sample, shard, row } of this.versionSamples(source.version, source.splits)) {
+      // The sample's own source becomes this pipeline's source name, so where it came from goes into meta.
+      const origin = { dataset: source.dataset, version: source.version, source: sample.source };
+      yield {
+        ok: true,
+        location: `${source.version.slice(0, 12)}/${shard.path}#${row}`,
+        value: { ...sample, meta: { ...sample.meta, origin } },
+      };
+    }
+  }
+
+  /** Every sample of a version (optionally only some splits), shard by shard, each shard verified. */
+  async *versionSamples(
+    hash: string,
+    splits?: readonly string[],
+  ): AsyncGenerator<{ sample: Sample; shard: ShardEntry; row: number }> {
+    const manifest = await this.getManifest(hash);
+    const only = splits ? new Set(splits) : undefined;
     for (const shard of manifest.shards) {
-      if (splits && !splits.has(shard.split)) continue;
-      const samples = readShardRows(manifest.kind, await this.shardBytes(source.version, shard));
-      for (const [row, sample] of samples.entries()) {
-        // The sample's own source becomes this pipeline's source name, so where it came from goes into meta.
-        const origin = { dataset: source.dataset, version: source.version, source: sample.source };
-        yield {
-          ok: true,
-          location: `${source.version.slice(0, 12)}/${shard.path}#${row}`,
-          value: { ...sample, meta: { ...sample.meta, origin } },
-        };
-      }
+      if (only && !only.has(shard.split)) continue;
+      const samples = readShardRows(manifest.kind, await this.shardBytes(hash, shard));
+      for (const [row, sample] of samples.entries()) yield { sample, shard, row };
     }
   }
 

@@ -77,6 +77,31 @@ export type QueueMetrics = {
   filterPrecision: { reason: string; reviewed: number; agreed: number; precision: number | null }[];
 };
 
+type Candidate = { kind: "sample" | "rejected"; key: string; stratum: string; position?: number };
+
+/** The constraint ids of a generated sample (`meta.autoif.constraints[].id`), each once, sorted. */
+export function constraintTypes(meta: Record<string, unknown>): string[] {
+  const constraints = (meta.autoif as { constraints?: unknown } | undefined)?.constraints;
+  if (!Array.isArray(constraints)) return [];
+  const ids = constraints
+    .map((c) => (c as { id?: unknown } | null)?.id)
+    .filter((id): id is string => typeof id === "string");
+  return [...new Set(ids)].sort();
+}
+
+/**
+ * The duplicate cluster a deduplication drop belongs to, named by the sample kept for it (exact and near
+ * duplicates within the run), or by the sample of an earlier version it repeats; undefined for other drops.
+ */
+export function clusterOf(detail: unknown): string | undefined {
+  const d = (detail ?? {}) as { kept?: unknown; cluster?: unknown; sampleId?: unknown; version?: unknown };
+  if (typeof d.kept === "string") return d.kept;
+  if (typeof d.cluster === "string") return d.cluster;
+  if (typeof d.sampleId === "string" && typeof d.version === "string")
+    return `${d.version.slice(0, 12)}:${d.sampleId}`;
+  return undefined;
+}
+
 const rank = (seed: number, key: string) => createHash("sha256").update(`${seed}:${key}`).digest("hex");
 
 export class ReviewQueues {
@@ -93,52 +118,35 @@ export class ReviewQueues {
     await this.registry.getVersion(hash); // 404 for an unknown version
     const { plan } = input;
     // Candidates with their stratum, in a seeded order that does not depend on storage order.
-    let candidates: { kind: "sample" | "rejected"; key: string; stratum: string; position?: number }[];
-    if (plan.strata === "filter-reason") {
-      const rows = await this.db
-        .select({
-          position: rejectedRecords.position,
-          reason: rejectedRecords.reason,
-          step: rejectedRecords.step,
-        })
-        .from(rejectedRecords)
-        .where(and(eq(rejectedRecords.versionHash, hash), eq(rejectedRecords.action, "dropped")));
-      candidates = rows.map((r) => ({
-        kind: "rejected",
-        key: String(r.position),
-        stratum: `${r.step}/${r.reason}`,
-        position: r.position,
-      }));
-    } else {
-      const rows = await this.db
-        .select({ sampleId: samples.sampleId, source: samples.source })
-        .from(samples)
-        .where(eq(samples.versionHash, hash));
-      candidates = rows.map((r) => ({
-        kind: "sample",
-        key: r.sampleId,
-        stratum: plan.strata === "source" ? r.source : "all",
-      }));
-    }
+    const candidates = await this.candidates(hash, plan.strata);
     const strata = new Map<string, typeof candidates>();
     for (const c of candidates) {
       const list = strata.get(c.stratum) ?? [];
       list.push(c);
       strata.set(c.stratum, list);
     }
+    // A sample with several constraint types stands in each of their strata; it is reviewed once, in the
+    // first (sorted) stratum that picks it.
+    const taken = new Set<string>();
     const chosen = [...strata.keys()].sort().flatMap((stratum) =>
       (strata.get(stratum) ?? [])
+        .filter((c) => !taken.has(c.key))
         .map((c) => ({ c, r: rank(plan.seed, c.key) }))
         .sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : 0))
         .slice(0, plan.size)
-        .map(({ c }) => c),
+        .map(({ c }) => {
+          taken.add(c.key);
+          return c;
+        }),
     );
     if (!chosen.length)
       throw new ServiceError(
         "INPUT_REJECTED",
         plan.strata === "filter-reason"
           ? `version ${hash} has no dropped records to review`
-          : `version ${hash} has no samples to review`,
+          : plan.strata === "cluster"
+            ? `version ${hash} has no records that deduplication dropped`
+            : `version ${hash} has no samples to review`,
       );
     const id = await this.db.transaction(async (tx) => {
       const [queue] = await tx
@@ -169,6 +177,51 @@ export class ReviewQueues {
       return queueId;
     });
     return this.get(id);
+  }
+
+  /** What a plan draws from, each with its stratum (a sample may stand in several). */
+  private async candidates(hash: string, strata: tables.ReviewStrata): Promise<Candidate[]> {
+    if (strata === "filter-reason" || strata === "cluster") {
+      const rows = await this.db
+        .select({
+          position: rejectedRecords.position,
+          reason: rejectedRecords.reason,
+          step: rejectedRecords.step,
+          detail: rejectedRecords.detail,
+        })
+        .from(rejectedRecords)
+        .where(and(eq(rejectedRecords.versionHash, hash), eq(rejectedRecords.action, "dropped")));
+      return rows.flatMap((r): Candidate[] => {
+        const cluster = clusterOf(r.detail);
+        if (strata === "cluster" && cluster === undefined) return [];
+        return [
+          {
+            kind: "rejected",
+            key: String(r.position),
+            stratum: strata === "cluster" ? `${r.step}/${cluster}` : `${r.step}/${r.reason}`,
+            position: r.position,
+          },
+        ];
+      });
+    }
+    if (strata === "constraint-type") {
+      const out: Candidate[] = [];
+      for await (const { sample } of this.registry.versionSamples(hash)) {
+        const types = constraintTypes(sample.meta);
+        for (const type of types.length ? types : ["unconstrained"])
+          out.push({ kind: "sample", key: sample.id, stratum: type });
+      }
+      return out;
+    }
+    const rows = await this.db
+      .select({ sampleId: samples.sampleId, source: samples.source })
+      .from(samples)
+      .where(eq(samples.versionHash, hash));
+    return rows.map((r) => ({
+      kind: "sample",
+      key: r.sampleId,
+      stratum: strata === "source" ? r.source : "all",
+    }));
   }
 
   async list(): Promise<QueueInfo[]> {
@@ -242,16 +295,82 @@ export class ReviewQueues {
         ${returning}`),
     )[0];
     if (!row) return undefined;
-    const item: ReviewItem = {
-      queue: queueId,
+    return this.describe(queue, {
       item: Number(row.item),
       kind: row.kind as "sample" | "rejected",
+      sampleId: row.sample_id as string | null,
+      rejectedPosition: row.rejected_position === null ? null : Number(row.rejected_position),
       stratum: String(row.stratum),
-      leaseExpiresAt: new Date(row.lease_expires as string | Date).toISOString(),
+      leaseExpires: new Date(row.lease_expires as string | Date),
       decisions: Number(row.decisions),
+    });
+  }
+
+  /**
+   * One item as `next` hands it out, with who holds it and the decisions made on it, without taking a lease
+   * (the reviewers' page shows an item by its number).
+   */
+  async item(
+    queueId: string,
+    item: number,
+  ): Promise<
+    ReviewItem & {
+      leaseHolder: string | null;
+      reviewsPerItem: number;
+      decided: {
+        reviewer: string;
+        decision: Decision;
+        reasons: string[];
+        note: string;
+        revision: number | null;
+      }[];
+    }
+  > {
+    const queue = await this.row(queueId);
+    const [row] = await this.db
+      .select()
+      .from(reviewItems)
+      .where(and(eq(reviewItems.queueId, queueId), eq(reviewItems.item, item)));
+    if (!row) throw notFound(`item ${item} of review queue ${queueId}`);
+    const decided = await this.db
+      .select({
+        reviewer: reviewDecisions.reviewer,
+        decision: reviewDecisions.decision,
+        reasons: reviewDecisions.reasons,
+        note: reviewDecisions.note,
+        revision: reviewDecisions.revision,
+      })
+      .from(reviewDecisions)
+      .where(and(eq(reviewDecisions.queueId, queueId), eq(reviewDecisions.item, item)))
+      .orderBy(asc(reviewDecisions.id));
+    const described = await this.describe(queue, row);
+    const held = row.leaseExpires && row.leaseExpires.getTime() > Date.now() ? row.leaseHolder : null;
+    return { ...described, leaseHolder: held, reviewsPerItem: queue.reviewsPerItem, decided };
+  }
+
+  /** An item with its content: the sample at its latest revision, or the dropped record. */
+  private async describe(
+    queue: typeof reviewQueues.$inferSelect,
+    row: {
+      item: number;
+      kind: string;
+      sampleId: string | null;
+      rejectedPosition: number | null;
+      stratum: string;
+      leaseExpires: Date | null;
+      decisions: number;
+    },
+  ): Promise<ReviewItem> {
+    const item: ReviewItem = {
+      queue: queue.id,
+      item: row.item,
+      kind: row.kind as "sample" | "rejected",
+      stratum: row.stratum,
+      leaseExpiresAt: row.leaseExpires ? row.leaseExpires.toISOString() : "",
+      decisions: row.decisions,
     };
     if (item.kind === "sample") {
-      const s = await this.registry.getSample(queue.versionHash, String(row.sample_id));
+      const s = await this.registry.getSample(queue.versionHash, String(row.sampleId));
       const latest = await this.latestRevision(queue.versionHash, s.sampleId);
       item.sample = {
         sampleId: s.sampleId,
@@ -268,7 +387,7 @@ export class ReviewQueues {
         .where(
           and(
             eq(rejectedRecords.versionHash, queue.versionHash),
-            eq(rejectedRecords.position, Number(row.rejected_position)),
+            eq(rejectedRecords.position, Number(row.rejectedPosition)),
           ),
         );
       if (r) {

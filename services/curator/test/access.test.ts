@@ -39,7 +39,10 @@ describe.each(testDatabaseKinds())("access control on %s", { timeout: 120_000 },
 
   const call = (key: string, token?: string) => {
     const [method = "GET", path = "/"] = key.split(" ");
-    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    // Pages take form posts only from their own origin, as a browser sends it.
+    const headers: Record<string, string> = token
+      ? { authorization: `Bearer ${token}`, origin: "http://localhost" }
+      : { origin: "http://localhost" };
     if (method === "POST" || method === "DELETE") headers["content-type"] = "application/json";
     return curator.app.request(concrete(path), {
       method,
@@ -47,8 +50,14 @@ describe.each(testDatabaseKinds())("access control on %s", { timeout: 120_000 },
       ...(method === "POST" ? { body: "{}" } : {}),
     });
   };
-  const errorOf = async (res: Response) =>
-    ((await res.json()) as { error: { code: string; message: string } }).error;
+  /** The error of a JSON answer, or of a review page's HTML error page. */
+  const errorOf = async (res: Response) => {
+    if (!res.headers.get("content-type")?.includes("text/html"))
+      return ((await res.json()) as { error: { code: string; message: string } }).error;
+    const html = await res.text();
+    const m = /data-error="([A-Z_]+)">([^<]*)</.exec(html);
+    return { code: m?.[1] ?? "", message: (m?.[2] ?? "").replaceAll("&#39;", "'").replaceAll("&quot;", '"') };
+  };
 
   it("has a rule for every route it registers, and no rule without a route", () => {
     const routes = new Set(
@@ -67,13 +76,19 @@ describe.each(testDatabaseKinds())("access control on %s", { timeout: 120_000 },
       }
       const head = key.startsWith("HEAD "); // answers without a body
       const anonymous = await call(key);
-      expect(anonymous.status, key).toBe(401);
-      if (!head) {
+      if (rule.page) {
+        // A page sends whoever has no valid token to sign in.
+        for (const res of [anonymous, await call(key, "sv_not-a-token")]) {
+          expect(res.status, key).toBe(303);
+          expect(res.headers.get("location"), key).toMatch(/^\/review\/sign-in/);
+        }
+      } else expect(anonymous.status, key).toBe(401);
+      if (!head && !rule.page) {
         const missing = await errorOf(anonymous);
         expect(missing.code).toBe("UNAUTHORIZED");
         expect(missing.message).toContain(`${key} needs an API token`);
       }
-      expect((await call(key, "sv_not-a-token")).status, key).toBe(401);
+      if (!rule.page) expect((await call(key, "sv_not-a-token")).status, key).toBe(401);
       for (const role of ROLES) {
         const res = await call(key, tokens[role]);
         if (rule.roles.includes(role)) {

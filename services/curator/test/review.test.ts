@@ -144,6 +144,63 @@ describe.each(testDatabaseKinds())("review queues on %s", { timeout: 120_000 }, 
     );
   });
 
+  it("answers bad input with a clear error: malformed and oversized bodies, unknown ids, bad fields", async () => {
+    const queue = await createQueue({ name: "bad input", plan: { size: 2, seed: 1 } });
+    const message = async (res: Response) =>
+      ((await res.json()) as { error: { message: string } }).error.message;
+    const raw = (path: string, body: string) =>
+      curator.app.request(path, {
+        method: "POST",
+        headers: { authorization: `Bearer ${curatorToken}`, "content-type": "application/json" },
+        body,
+      });
+    const malformed = await raw(`/v1/versions/${hash}/review-queues`, '{"name": "x", plan: }');
+    expect(malformed.status).toBe(400);
+    expect(await message(malformed)).toBe("Malformed JSON in request body");
+    // Bodies over CURATOR_MAX_BODY_BYTES are refused before they are read, naming the setting.
+    const huge = await raw(
+      `/v1/versions/${hash}/review-queues`,
+      JSON.stringify({ name: "x".repeat(9 * 1024 * 1024) }),
+    );
+    expect(huge.status).toBe(413);
+    expect(await message(huge)).toBe(
+      `the request body is larger than ${curator.config.maxBodyBytes} bytes (CURATOR_MAX_BODY_BYTES)`,
+    );
+    const badPlan = await req(curatorToken, "POST", `/v1/versions/${hash}/review-queues`, {
+      name: "x",
+      plan: { strata: "by-mood", size: 0 },
+    });
+    expect(badPlan.status).toBe(400);
+    expect(await message(badPlan)).toMatch(/^body\.plan\.strata: .*; body\.plan\.size: /);
+    const unknownVersion = await req(curatorToken, "POST", `/v1/versions/${"f".repeat(64)}/review-queues`, {
+      name: "x",
+      plan: { size: 1 },
+    });
+    expect(unknownVersion.status).toBe(404);
+    expect(await message(unknownVersion)).toContain(`version ${"f".repeat(64)}`);
+    const unknownQueue = await req(
+      reviewers[0] as string,
+      "POST",
+      "/v1/review-queues/00000000-0000-4000-8000-000000000000/next",
+    );
+    expect(unknownQueue.status).toBe(404);
+    expect(await message(unknownQueue)).toContain("review queue 00000000-0000-4000-8000-000000000000");
+    expect((await req(reviewers[0] as string, "GET", "/v1/review-queues/not-a-uuid")).status).toBe(400);
+    const unknownItem = await decide(reviewers[0] as string, queue.id, 99, "accept");
+    expect(unknownItem.status).toBe(404);
+    expect(await message(unknownItem)).toContain(`item 99 of review queue ${queue.id}`);
+    const noReason = await req(
+      reviewers[0] as string,
+      "POST",
+      `/v1/review-queues/${queue.id}/items/1/decision`,
+      {
+        decision: "reject",
+      },
+    );
+    expect(noReason.status).toBe(400);
+    expect(await message(noReason)).toBe("body.reasons: a rejection needs at least one reason code");
+  });
+
   it("leases an item to one reviewer at a time and takes decisions only from the holder", async () => {
     const q = await createQueue({ name: "leases", plan: { size: 3 }, reviewsPerItem: 2 });
     const [r1, r2, r3] = reviewers as [string, string, string];

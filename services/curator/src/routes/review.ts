@@ -1,7 +1,7 @@
 /** @module Review queues over HTTP: create one for a version, list and get them, next item, decide, metrics. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { ServiceError } from "@sovereign/http";
-import { Sha256Hex } from "@sovereign/schemas";
+import { Sha256Hex, tables } from "@sovereign/schemas";
 import type { Context } from "hono";
 import type { App, AppEnv } from "../context";
 import { publishQueue } from "../publish";
@@ -9,7 +9,7 @@ import { commonErrors, errorResponse, json, VersionParams } from "./common";
 
 const Plan = z
   .strictObject({
-    strata: z.enum(["none", "source", "filter-reason"]).default("none"),
+    strata: z.enum(tables.reviewStrata).default("none"),
     size: z.number().int().min(1).max(100_000),
     seed: z.number().int().default(0),
   })
