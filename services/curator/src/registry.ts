@@ -111,6 +111,8 @@ export class Registry {
   private readonly shardCache: VerifiedShardCache;
   /** Decoded row groups by `shard sha256:first row`, least recently used first. */
   private readonly decodedGroups = new Map<string, Sample[]>();
+  /** Manifests of versions read by `sampleAt` (a manifest never changes once its version is recorded). */
+  private readonly manifests = new Map<string, Manifest>();
   private readonly verifiedBlobs = new Map<string, string>();
 
   constructor(
@@ -473,6 +475,7 @@ export class Registry {
       );
     }
     await this.db.delete(datasetVersions).where(eq(datasetVersions.hash, hash));
+    this.manifests.delete(hash);
   }
 
   async listVersions(datasetName: string): Promise<VersionInfo[]> {
@@ -673,6 +676,29 @@ export class Registry {
     );
     if (!item?.sample) throw new CuratorError("INTERNAL", `sample ${sampleId} could not be read`);
     return item as SampleEntry & { sample: Sample };
+  }
+
+  /**
+   * The sample at a position of a version's shards (`shardOrdinal`, `row`, as the samples table has them),
+   * through the manifest, shard and row-group caches: review's hot path, with no query once they are warm.
+   */
+  async sampleAt(hash: string, at: { shardOrdinal: number; row: number }): Promise<Sample> {
+    let manifest = this.manifests.get(hash);
+    if (!manifest) {
+      manifest = await this.getManifest(hash);
+      if (this.manifests.size >= MANIFESTS_CACHED)
+        this.manifests.delete(this.manifests.keys().next().value as string);
+      this.manifests.set(hash, manifest);
+    }
+    const shard = manifest.shards[at.shardOrdinal];
+    if (!shard) throw new CuratorError("INTERNAL", `version ${hash} has no shard ${at.shardOrdinal}`);
+    const sample = this.decodedRow(manifest.kind, shard.sha256, await this.shardBytes(hash, shard), at.row);
+    if (!sample)
+      throw new CuratorError(
+        "INTERNAL",
+        `row ${at.row} of ${shard.path} in version ${hash} could not be read`,
+      );
+    return sample;
   }
 
   private async attachContent(
@@ -886,6 +912,8 @@ export function mapBlobError(error: unknown): unknown {
 /** Verified shard bytes kept in memory, evicted least-recently-used past a byte budget. */
 /** Decoded row groups kept: 64 × 1,024 rows. */
 const DECODED_GROUPS = 64;
+/** Manifests kept for `sampleAt`. */
+const MANIFESTS_CACHED = 32;
 
 class VerifiedShardCache {
   private readonly entries = new Map<string, { token: string; bytes: Uint8Array }>();

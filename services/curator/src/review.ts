@@ -77,6 +77,18 @@ export type QueueMetrics = {
   filterPrecision: { reason: string; reviewed: number; agreed: number; precision: number | null }[];
 };
 
+/** A text[] column from a raw query: an array from drivers that parse it, else PostgreSQL's `{a,"b c"}` text. */
+function parseTextArray(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  const text = String(value ?? "{}");
+  if (text === "{}") return [];
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|([^,{}]+)/g;
+  for (const m of text.slice(1, -1).matchAll(re))
+    out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : (m[2] as string));
+  return out;
+}
+
 type Candidate = { kind: "sample" | "rejected"; key: string; stratum: string; position?: number };
 
 /** The constraint ids of a generated sample (`meta.autoif.constraints[].id`), each once, sorted. */
@@ -105,6 +117,8 @@ export function clusterOf(detail: unknown): string | undefined {
 const rank = (seed: number, key: string) => createHash("sha256").update(`${seed}:${key}`).digest("hex");
 
 export class ReviewQueues {
+  private readonly queueRows = new Map<string, typeof reviewQueues.$inferSelect>();
+
   constructor(
     private readonly db: Database,
     private readonly registry: Registry,
@@ -233,9 +247,14 @@ export class ReviewQueues {
     return this.info(await this.row(id));
   }
 
+  /** A queue's row; queues never change once created, so rows are kept (a bounded number). */
   private async row(id: string) {
+    const cached = this.queueRows.get(id);
+    if (cached) return cached;
     const [row] = await this.db.select().from(reviewQueues).where(eq(reviewQueues.id, id));
     if (!row) throw notFound(`review queue ${id}`);
+    if (this.queueRows.size >= 1_000) this.queueRows.delete(this.queueRows.keys().next().value as string);
+    this.queueRows.set(id, row);
     return row;
   }
 
@@ -261,41 +280,50 @@ export class ReviewQueues {
     };
   }
 
-  /** The next item for `reviewer`, leased to them; undefined when nothing is left for them. */
+  /**
+   * The next item for `reviewer`, leased to them; undefined when nothing is left for them. One statement: the
+   * item the reviewer already holds, renewed; else the first free one in (decisions, item) order, which the
+   * (queue, decisions, item) index walks without sorting the queue; with the sample's place in its shard and
+   * its latest revision, so a sample is then read from the shard caches without another query.
+   */
   async next(queueId: string, reviewer: string): Promise<ReviewItem | undefined> {
     const queue = await this.row(queueId);
     const lease = sql`lease_holder = ${reviewer}, lease_expires = now() + make_interval(secs => ${queue.leaseSeconds})`;
-    const returning = sql`RETURNING item, kind, sample_id, rejected_position, stratum, lease_expires, decisions`;
-    // The item the reviewer already holds, renewed; else the first free one in (decisions, item) order, which
-    // the (queue, decisions, item) index walks without sorting the queue.
-    let row = rowsOf(
+    const columns = sql`item, kind, sample_id, rejected_position, stratum, lease_expires, decisions`;
+    const row = rowsOf(
       await this.db.execute(sql`
-        UPDATE review_items SET ${lease}
-        WHERE queue_id = ${queueId} AND item = (
-          SELECT item FROM review_items
-          WHERE queue_id = ${queueId} AND lease_holder = ${reviewer} AND lease_expires > now()
-            AND decisions < ${queue.reviewsPerItem}
-          LIMIT 1 FOR UPDATE SKIP LOCKED)
-        ${returning}`),
-    )[0];
-    row ??= rowsOf(
-      await this.db.execute(sql`
-        UPDATE review_items SET ${lease}
-        WHERE queue_id = ${queueId} AND item = (
-          SELECT i.item FROM review_items i
-          WHERE i.queue_id = ${queueId}
-            AND i.decisions < ${queue.reviewsPerItem}
-            AND (i.lease_expires IS NULL OR i.lease_expires < now())
-            AND NOT EXISTS (
-              SELECT 1 FROM review_decisions d
-              WHERE d.queue_id = i.queue_id AND d.item = i.item AND d.reviewer = ${reviewer})
-          ORDER BY i.decisions, i.item
-          LIMIT 1
-          FOR UPDATE SKIP LOCKED)
-        ${returning}`),
+        WITH held AS (
+          UPDATE review_items SET ${lease}
+          WHERE queue_id = ${queueId} AND item = (
+            SELECT item FROM review_items
+            WHERE queue_id = ${queueId} AND lease_holder = ${reviewer} AND lease_expires > now()
+              AND decisions < ${queue.reviewsPerItem}
+            LIMIT 1 FOR UPDATE SKIP LOCKED)
+          RETURNING ${columns}
+        ), claimed AS (
+          UPDATE review_items SET ${lease}
+          WHERE queue_id = ${queueId} AND NOT EXISTS (SELECT 1 FROM held) AND item = (
+            SELECT i.item FROM review_items i
+            WHERE i.queue_id = ${queueId}
+              AND i.decisions < ${queue.reviewsPerItem}
+              AND (i.lease_expires IS NULL OR i.lease_expires < now())
+              AND NOT EXISTS (
+                SELECT 1 FROM review_decisions d
+                WHERE d.queue_id = i.queue_id AND d.item = i.item AND d.reviewer = ${reviewer})
+            ORDER BY i.decisions, i.item
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED)
+          RETURNING ${columns}
+        ), got AS (SELECT * FROM held UNION ALL SELECT * FROM claimed)
+        SELECT got.*, s.split, s.source, s.shard_ordinal, s."row" AS shard_row,
+          (SELECT row_to_json(r) FROM (
+             SELECT revision, sample FROM sample_revisions
+             WHERE version_hash = ${queue.versionHash} AND sample_id = got.sample_id
+             ORDER BY revision DESC LIMIT 1) r) AS latest
+        FROM got LEFT JOIN samples s ON s.version_hash = ${queue.versionHash} AND s.sample_id = got.sample_id`),
     )[0];
     if (!row) return undefined;
-    return this.describe(queue, {
+    const found = {
       item: Number(row.item),
       kind: row.kind as "sample" | "rejected",
       sampleId: row.sample_id as string | null,
@@ -303,7 +331,33 @@ export class ReviewQueues {
       stratum: String(row.stratum),
       leaseExpires: new Date(row.lease_expires as string | Date),
       decisions: Number(row.decisions),
+    };
+    if (found.kind !== "sample" || row.shard_ordinal === null || row.shard_ordinal === undefined)
+      return this.describe(queue, found);
+    const original = await this.registry.sampleAt(queue.versionHash, {
+      shardOrdinal: Number(row.shard_ordinal),
+      row: Number(row.shard_row),
     });
+    const latest = (typeof row.latest === "string" ? JSON.parse(row.latest) : row.latest) as {
+      revision: number;
+      sample: Sample;
+    } | null;
+    return {
+      queue: queueId,
+      item: found.item,
+      kind: "sample",
+      stratum: found.stratum,
+      leaseExpiresAt: found.leaseExpires.toISOString(),
+      decisions: found.decisions,
+      sample: {
+        sampleId: String(found.sampleId),
+        split: String(row.split),
+        source: String(row.source),
+        revision: latest?.revision ?? 0,
+        sample: latest?.sample ?? original,
+        ...(latest ? { original } : {}),
+      },
+    };
   }
 
   /**
@@ -421,6 +475,7 @@ export class ReviewQueues {
     input: { decision: Decision; reasons: string[]; note: string; sample?: unknown; ifMatch?: number },
   ) {
     const queue = await this.row(queueId);
+    if (input.decision !== "edit") return this.acceptOrReject(queue, item, reviewer, input);
     // Read before the transaction: on PGlite's one connection a query outside it would wait for it to end.
     const kind =
       input.decision === "edit" ? (await this.registry.getVersion(queue.versionHash)).kind : undefined;
@@ -527,6 +582,72 @@ export class ReviewQueues {
         createdAt: decision.createdAt.toISOString(),
       };
     });
+  }
+
+  /**
+   * An accept or reject in one statement: lock the item, add the decision if the lease is the reviewer's and
+   * live and the item lacks decisions, and release the lease with the count raised only if it was added. When
+   * nothing was added, the locked row says why.
+   */
+  private async acceptOrReject(
+    queue: typeof reviewQueues.$inferSelect,
+    item: number,
+    reviewer: string,
+    input: { decision: Decision; reasons: string[]; note: string },
+  ) {
+    const row = rowsOf(
+      await this.db.execute(sql`
+        WITH held AS (
+          SELECT lease_holder, lease_expires, lease_expires > now() AS live, decisions
+          FROM review_items WHERE queue_id = ${queue.id} AND item = ${item}
+          FOR UPDATE
+        ), decided AS (
+          INSERT INTO review_decisions (queue_id, item, reviewer, decision, reasons, note)
+          SELECT ${queue.id}, ${item}, ${reviewer}, ${input.decision},
+            ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(input.reasons)}::jsonb)), ${input.note}
+          FROM held
+          WHERE held.lease_holder = ${reviewer} AND held.live AND held.decisions < ${queue.reviewsPerItem}
+          ON CONFLICT DO NOTHING
+          RETURNING decision, revision, reasons, note, created_at
+        ), released AS (
+          UPDATE review_items SET decisions = decisions + 1, lease_holder = NULL, lease_expires = NULL
+          WHERE queue_id = ${queue.id} AND item = ${item} AND EXISTS (SELECT 1 FROM decided)
+          RETURNING item
+        )
+        SELECT held.lease_holder, held.lease_expires, held.live, held.decisions,
+          decided.decision, decided.revision, decided.reasons, decided.note, decided.created_at
+        FROM held LEFT JOIN decided ON true`),
+    )[0];
+    if (!row) throw notFound(`item ${item} of review queue ${queue.id}`);
+    if (row.decision === null || row.decision === undefined) {
+      const expires = row.lease_expires ? new Date(row.lease_expires as string | Date) : undefined;
+      if (row.lease_holder !== reviewer)
+        throw new ServiceError(
+          "CONFLICT",
+          `item ${item} of review queue ${queue.id} is not leased to you: take it with next first`,
+        );
+      if (!row.live)
+        throw new ServiceError(
+          "CONFLICT",
+          `your lease on item ${item} of review queue ${queue.id} expired at ${expires?.toISOString()}: take it again with next`,
+        );
+      if (Number(row.decisions) >= queue.reviewsPerItem)
+        throw new ServiceError(
+          "CONFLICT",
+          `item ${item} already has its ${queue.reviewsPerItem} decision(s)`,
+        );
+      throw new ServiceError("CONFLICT", `you already decided item ${item} of this queue`);
+    }
+    return {
+      queue: queue.id,
+      item,
+      reviewer,
+      decision: row.decision as Decision,
+      revision: null,
+      reasons: parseTextArray(row.reasons),
+      note: String(row.note),
+      createdAt: new Date(row.created_at as string | Date).toISOString(),
+    };
   }
 
   async metrics(queueId: string): Promise<QueueMetrics> {
