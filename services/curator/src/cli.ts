@@ -437,9 +437,19 @@ async function demo(args: string[], config: ReturnType<typeof loadConfig>): Prom
     const splits = Object.entries(committed.stats.splits)
       .map(([name, s]) => `${name} ${s.rows}`)
       .join(", ");
+    // A review queue over the demo version, so the review page has something to show.
+    const queue =
+      (await curator.reviews.list()).find((q) => q.version === committed.hash) ??
+      (await curator.reviews.create(committed.hash, {
+        name: "demo review",
+        plan: { strata: "source", size: 10, seed: 0 },
+        reviewsPerItem: 1,
+        leaseSeconds: 600,
+      }));
     process.stdout.write(
       `${created ? "Built" : "Found"} dataset ${spec.name} version ${committed.hash}\n` +
         `  ${committed.stats.rows} samples (${splits}) in ${committed.stats.shards} Parquet shard(s), status ${committed.status}\n` +
+        `  review queue "${queue.name}": ${queue.items} items, ${queue.progress.complete} reviewed\n` +
         `  database: ${curator.database.kind} (${curator.database.location}), blobs: ${config.blobDir}\n`,
     );
     if (values["no-serve"]) {
@@ -454,6 +464,7 @@ async function demo(args: string[], config: ReturnType<typeof loadConfig>): Prom
         `Manifest:            ${v}/files/manifest.json\n` +
         `Dataset card:        ${v}/files/README.md\n` +
         `API reference:       ${url}/docs\n` +
+        `Review page:         ${url}/review\n` +
         "Press Ctrl-C to stop.\n",
     );
     return -1;

@@ -170,6 +170,11 @@ describe("curator CLI", { timeout: 180_000 }, () => {
     expect(hashIn(second.stdout)).toBe(hashIn(first.stdout));
     const blobs = await readdir(join(dir, "demo-a", "blobs", "sha256"));
     expect(blobs.length).toBeGreaterThan(0);
+    // The demo comes with a review queue over its version, made once.
+    const queued = /review queue "demo review": (\d+) items, 0 reviewed/.exec(first.stdout);
+    expect(Number(queued?.[1])).toBeGreaterThan(0);
+    const again = await curator(join(dir, "demo-a"), "demo", "--no-serve");
+    expect(again.stdout).toContain(queued?.[0]);
 
     const usage = await curator(dataDir, "build", "needs-kind", join(dir, "train.jsonl"));
     expect(usage.code).toBe(2);

@@ -258,6 +258,35 @@ describe("the review page over HTTP", { timeout: 120_000 }, () => {
     expect((await curator.reviews.item(queue, item)).sample?.revision).toBe(1);
   });
 
+  it("shows a dropped record with the filter's reason, and measures the filter from the page's decisions", async () => {
+    await writeFile(join(curator.dir, "dropped.jsonl"), `${jsonl([chatRow("d1", "ถาม", "ตอบ")])}{oops\n`);
+    const { version } = await curator.registry.buildVersion("page-ds", {
+      inputs: [{ path: join(curator.dir, "dropped.jsonl"), split: "train", source: "forum" }],
+      maxRejected: 1,
+    });
+    const drops = await curator.reviews.create(version.hash, {
+      name: "drops",
+      plan: { strata: "filter-reason", size: 5, seed: 0 },
+      reviewsPerItem: 1,
+      leaseSeconds: 600,
+    });
+    const item = itemOf(await page(`/review/queues/${drops.id}/next`, tokens.ann, { form: {} }));
+    const html = await (await page(`/review/queues/${drops.id}/items/${item}`, tokens.ann)).text();
+    const record = (await curator.reviews.item(drops.id, item)).rejected;
+    expect(record?.action).toBe("dropped");
+    expect(html).toContain(`data-reason="${record?.reason}"`);
+    expect(html).toContain("The filter was right to drop it");
+    expect(html).toContain("Drop it (filter right)");
+    const decided = await page(`/review/queues/${drops.id}/items/${item}/decision`, tokens.ann, {
+      form: { decision: "reject", reasons: "filter-right" },
+    });
+    expect(decided.headers.get("location")).toMatch(/\?done&after=/);
+    const metrics = await (await page(`/review/queues/${drops.id}/metrics`, tokens.ann)).text();
+    expect(metrics).toContain(
+      `<td>${record?.step}/${record?.reason}</td><td>1</td><td>1</td><td>100.0%</td>`,
+    );
+  });
+
   it("wants a reason to reject, answers unknown queues and items with 404, and shows the metrics", async () => {
     const item = itemOf(await page(`/review/queues/${queue}/next`, tokens.ann, { form: {} }));
     const path = `/review/queues/${queue}/items/${item}/decision`;
