@@ -3,8 +3,8 @@
  * names the field, the OpenAPI document at /openapi.json and its reference page at /docs.
  */
 import { Scalar } from "@scalar/hono-api-reference";
+import type { AccessControl } from "@sovereign/access";
 import { authorize, createServiceApp } from "@sovereign/http";
-import type { AccessControl } from "./access";
 import type { CuratorConfig } from "./config";
 import type { App, AppEnv } from "./context";
 import type { Logger } from "./logger";

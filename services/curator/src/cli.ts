@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { ROLES, type Role } from "@sovereign/http";
+import { TokenUsageError, tokenCommand } from "@sovereign/access";
 import { demoDataset } from "@sovereign/pipelines";
 import { DatasetKind, SPLIT_NAME } from "@sovereign/schemas";
 import type { InputFile } from "@sovereign/shards";
@@ -117,7 +117,7 @@ async function runCommand(command: string, args: string[], curator: Curator): Pr
     case "stats":
       return printStats(registry, await registry.resolvePrefix(one(args, "stats <version>")));
     case "token":
-      return tokenCommand(args, curator);
+      return tokenCommand("curator", args, curator.access);
     case "audit": {
       const { values } = parseArgs({
         args,
@@ -311,43 +311,6 @@ async function buildWithProgress(registry: Registry, dataset: string, request: B
     });
   } finally {
     progress.done();
-  }
-}
-
-async function tokenCommand(args: string[], curator: Curator): Promise<number> {
-  const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: { role: { type: "string" }, name: { type: "string" } },
-  });
-  switch (sub) {
-    case "create": {
-      if (!values.role || !values.name)
-        throw new UsageError(`usage: curator token create --role ${ROLES.join("|")} --name NAME`);
-      if (!(ROLES as readonly string[]).includes(values.role))
-        throw new UsageError(`--role: ${values.role} is not one of ${ROLES.join(", ")}`);
-      const created = await curator.access.createToken({ name: values.name, role: values.role as Role });
-      process.stderr.write(`token ${created.id} (${created.role}, ${created.name}); shown once, keep it:\n`);
-      process.stdout.write(`${created.token}\n`);
-      return 0;
-    }
-    case "list":
-      for (const t of await curator.access.listTokens())
-        process.stdout.write(
-          `${t.id}\t${t.role}\t${t.name}\t${t.revokedAt ? `revoked ${t.revokedAt}` : "active"}\t${t.lastUsedAt ?? "never used"}\n`,
-        );
-      return 0;
-    case "revoke": {
-      if (positionals.length !== 1) throw new UsageError("usage: curator token revoke <id>");
-      const revoked = await curator.access.revokeToken(positionals[0] ?? "");
-      process.stdout.write(
-        `token ${revoked.id} (${revoked.role}, ${revoked.name}) revoked ${revoked.revokedAt}\n`,
-      );
-      return 0;
-    }
-    default:
-      throw new UsageError("usage: curator token create|list|revoke");
   }
 }
 
@@ -646,7 +609,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof TokenUsageError) {
       process.stderr.write(`curator: ${error.message}\n\n${USAGE}\n`);
       process.exitCode = 2;
     } else if (error instanceof ConfigError || error instanceof CuratorError) {

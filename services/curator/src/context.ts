@@ -1,7 +1,7 @@
 /** @module The typed Hono context every route sees: the registry, uploads, a request-scoped logger. */
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { AccessControl } from "@sovereign/access";
 import type { Principal } from "@sovereign/http";
-import type { AccessControl } from "./access";
 import type { CuratorConfig } from "./config";
 import type { Logger } from "./logger";
 import type { Registry } from "./registry";

@@ -3,12 +3,12 @@
  * server, the CLI and the tests so they run the same code.
  */
 import { join } from "node:path";
+import { AccessControl } from "@sovereign/access";
 import { type DatabaseHandle, migrated, openDatabase } from "@sovereign/db";
 import { formats, pipelines } from "@sovereign/pipelines";
 import type { PipelineSpecInput } from "@sovereign/schemas";
 import { LocalBlobStore } from "@sovereign/shards";
 import type { RecordReader } from "@sovereign/sources";
-import { AccessControl } from "./access";
 import { createApp } from "./app";
 import type { CuratorConfig } from "./config";
 import type { App } from "./context";

@@ -1,9 +1,11 @@
 /** @module The trainer HTTP app: the training runs API, the engine protocol, and the OpenAPI document. */
-import { createServiceApp } from "@sovereign/http";
+import type { AccessControl } from "@sovereign/access";
+import { authorize, createServiceApp } from "@sovereign/http";
 import type { Logger } from "pino";
 import type { TrainerConfig } from "./config";
 import type { TrainerApp, TrainerEnv } from "./context";
 import type { DataPlane } from "./data-plane";
+import { trainerPolicy } from "./policy";
 import type { RolloutScorer } from "./rollouts";
 import { registerEngineRoutes } from "./routes/engine";
 import { registerRunRoutes } from "./routes/runs";
@@ -12,6 +14,7 @@ import type { Supervisor } from "./supervisor";
 
 export type TrainerDeps = {
   config: TrainerConfig;
+  access: AccessControl;
   runs: TrainingRuns;
   supervisor: Supervisor;
   data: DataPlane;
@@ -30,11 +33,22 @@ export function createTrainerApp(deps: TrainerDeps): TrainerApp {
       set("rollouts", deps.rollouts);
     },
   });
+  // Before every route: the caller's token and role against the route's rule (policy.ts).
+  app.use(
+    authorize<TrainerEnv>({
+      policy: trainerPolicy,
+      enabled: deps.config.auth,
+      verify: (token) => deps.access.verify(token),
+      audit: (entry) => deps.access.record(entry.principal, entry.action, entry.target, entry.requestId),
+    }),
+  );
   app.get("/health", (c) => c.json({ status: "ok" }));
   registerRunRoutes(app);
   registerEngineRoutes(app);
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
+    security: [{ bearer: [] }],
     info: {
       title: "Trainer API",
       version: "0.1.0",

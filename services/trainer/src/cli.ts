@@ -4,6 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { TokenUsageError, tokenCommand } from "@sovereign/access";
 import { ServiceError } from "@sovereign/http";
 import { TrainingRunSpec } from "@sovereign/schemas";
 import { ConfigError, loadConfig, type TrainerConfig } from "./config";
@@ -20,9 +21,11 @@ Usage:
   trainer show <run>            a run's status, progress, checkpoints and last metrics
   trainer cancel <run>          stop a run (it keeps its checkpoints)
   trainer resume <run>          queue a cancelled or failed run again; it continues from its last checkpoint
+  trainer token create --role admin|curator|reviewer|pipeline|trainer --name NAME
+                                a new API token (printed once); trainer token list | revoke <id>
 
 Environment: DATABASE_URL (shared with the curator) or CURATOR_DATA_DIR (its PGlite and blob store),
-TRAINER_DATA_DIR, ENGINE_PYTHON, ENGINE_PROCS, LOG_LEVEL (see README).`;
+TRAINER_DATA_DIR, TRAINER_AUTH, ENGINE_PYTHON, ENGINE_PROCS, LOG_LEVEL (see README).`;
 
 class UsageError extends Error {}
 
@@ -135,6 +138,8 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${runLine(await t.runs.resume(one(rest, "resume <run>")))}\n`);
         return 0;
       });
+    case "token":
+      return withTrainer(config, (t) => tokenCommand("trainer", rest, t.access));
     default:
       throw new UsageError(`unknown command ${command}`);
   }
@@ -151,9 +156,14 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error) => {
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof ServiceError) {
+    if (
+      error instanceof UsageError ||
+      error instanceof TokenUsageError ||
+      error instanceof ConfigError ||
+      error instanceof ServiceError
+    ) {
       process.stderr.write(`trainer: ${error.message}\n`);
-      process.exitCode = error instanceof UsageError ? 2 : 1;
+      process.exitCode = error instanceof UsageError || error instanceof TokenUsageError ? 2 : 1;
     } else {
       process.stderr.write(`trainer: ${(error as Error).stack ?? error}\n`);
       process.exitCode = 1;

@@ -48,6 +48,12 @@ export const ConfigSchema = z.object({
   /** The LLM judge of prompts with `reward_model.style: "model"`: an OpenAI-compatible API root and model. */
   TRAINER_JUDGE_BASE_URL: optionalText.pipe(z.url().optional()),
   TRAINER_JUDGE_MODEL: optionalText,
+  /**
+   * `on`: the runs API needs an API token of a role its rule allows (policy.ts; tokens are those of the database
+   * the trainer opens, made with `trainer token create` or, on a shared database, `curator token create`);
+   * `off`: no tokens asked for, for a local machine only. The engine protocol always checks its engine token.
+   */
+  TRAINER_AUTH: z.enum(["on", "off"]).default("on"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -69,6 +75,8 @@ export type TrainerConfig = {
   logTailLines: number;
   /** Judge replies are cached under `cacheDir/judge`; the key comes from `TEACHER_API_KEY` or `OPENAI_API_KEY`. */
   judge: { baseUrl: string; model: string } | undefined;
+  /** Whether API tokens are asked for (TRAINER_AUTH). */
+  auth: boolean;
   logLevel: z.infer<typeof ConfigSchema>["LOG_LEVEL"];
 };
 
@@ -116,6 +124,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       e.TRAINER_JUDGE_BASE_URL && e.TRAINER_JUDGE_MODEL
         ? { baseUrl: e.TRAINER_JUDGE_BASE_URL, model: e.TRAINER_JUDGE_MODEL }
         : undefined,
+    auth: e.TRAINER_AUTH === "on",
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,6 +1,6 @@
 /** @module The typed Hono context every trainer route sees. */
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import type { ServiceEnv } from "@sovereign/http";
+import type { Principal, ServiceEnv } from "@sovereign/http";
 import type { TrainerConfig } from "./config";
 import type { DataPlane } from "./data-plane";
 import type { RolloutScorer } from "./rollouts";
@@ -14,6 +14,8 @@ export type TrainerEnv = {
     supervisor: Supervisor;
     data: DataPlane;
     rollouts: RolloutScorer;
+    /** The caller, when access control is on. */
+    principal: Principal | undefined;
   };
 };
 

@@ -4,6 +4,7 @@
  */
 
 import { join } from "node:path";
+import { AccessControl } from "@sovereign/access";
 import { type DatabaseHandle, migrated, openDatabase } from "@sovereign/db";
 import { makeJudge } from "@sovereign/rewards";
 import { LocalBlobStore } from "@sovereign/shards";
@@ -20,6 +21,7 @@ import { Supervisor } from "./supervisor";
 export type Trainer = {
   config: TrainerConfig;
   database: DatabaseHandle;
+  access: AccessControl;
   runs: TrainingRuns;
   supervisor: Supervisor;
   data: DataPlane;
@@ -54,10 +56,12 @@ export async function openTrainer(
     : undefined;
   const rollouts = new RolloutScorer(data, judge);
   const supervisor = new Supervisor({ config, versions, runs, store, data, logger });
-  const app = createTrainerApp({ config, runs, supervisor, data, rollouts, logger });
+  const access = new AccessControl(database.db);
+  const app = createTrainerApp({ config, access, runs, supervisor, data, rollouts, logger });
   return {
     config,
     database,
+    access,
     runs,
     supervisor,
     data,

@@ -58,6 +58,8 @@ export async function createStack(
       TRAINER_DATA_DIR: join(dir, "trainer"),
       TRAINER_PORT: "0",
       ENGINE_PYTHON: enginePython,
+      // Access control has its own test (access.test.ts); the others call the routes without tokens.
+      TRAINER_AUTH: "off",
       ...env,
     }),
     { database, logger },
