@@ -140,8 +140,10 @@ describe("training runs", () => {
       hyper: { lr: 2e-2, warmupSteps: 2, checkpointEvery: 6 },
       resume: null,
     });
+    // The supervisor may have begun preparing the run before the cancel: resume once it has settled.
+    await waitForRun(stack, id);
     const resumed = await stack.request(`/v1/training/runs/${id}/resume`, { method: "POST" });
-    expect(resumed.status).toBe(200);
+    expect(resumed.status, await resumed.clone().text()).toBe(200);
     await stack.request(`/v1/training/runs/${id}/cancel`, { method: "POST" });
   });
 
