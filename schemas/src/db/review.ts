@@ -2,6 +2,8 @@
  * @module Review queues: a sample of a version's samples (or of what its filters dropped) handed to reviewers
  * one at a time under an expiring lease, each item decided by up to `k` different reviewers.
  */
+
+import { sql } from "drizzle-orm";
 import {
   bigserial,
   index,
@@ -65,6 +67,8 @@ export const reviewItems = pgTable(
   (t) => [
     primaryKey({ columns: [t.queueId, t.item] }),
     index("review_items_next_idx").on(t.queueId, t.decisions, t.item),
+    // The item a reviewer holds (`next` renews it): only held items are in it, a handful per queue.
+    index("review_items_holder_idx").on(t.queueId, t.leaseHolder).where(sql`${t.leaseHolder} IS NOT NULL`),
   ],
 );
 

@@ -190,6 +190,9 @@ export class ReviewQueues {
       }
       return queueId;
     });
+    // Fresh statistics for the planner: a queue is often worked on at once, before autovacuum would have
+    // analyzed its rows, and without them the claim's plan can scan the whole queue on every call.
+    await this.db.execute(sql`ANALYZE review_items`);
     return this.get(id);
   }
 

@@ -1,0 +1,1 @@
+CREATE INDEX "review_items_holder_idx" ON "review_items" USING btree ("queue_id","lease_holder") WHERE "review_items"."lease_holder" IS NOT NULL;
