@@ -254,7 +254,11 @@ describe("the review page over HTTP", { timeout: 120_000 }, () => {
       form: { ...fields, decision: "edit", "f.messages.1.content": "ทับของแอน" },
     });
     expect(stale.status).toBe(409);
-    expect(await stale.text()).toContain("is at revision 1, not 0: load it again and redo the edit");
+    const staleHtml = await stale.text();
+    expect(staleHtml).toContain("is at revision 1, not 0: load it again and redo the edit");
+    // Ben's text is on the page, not lost.
+    expect(staleHtml).toContain("Your edit, not saved");
+    expect(staleHtml).toMatch(/<textarea readonly[^>]*>ทับของแอน<\/textarea>/);
     expect((await curator.reviews.item(queue, item)).sample?.revision).toBe(1);
   });
 

@@ -52,6 +52,8 @@ const itemPath = (queue: string, item: number) => `/review/queues/${queue}/items
 export function errorPage(
   c: Context,
   error: { code: string; message: string; status: number; requestId: string },
+  /** An edit that could not be saved: its fields, shown so the reviewer's text is not lost. */
+  unsaved?: { label: string; value: string }[],
 ) {
   const queue = /^\/review\/queues\/([0-9a-f-]{36})/.exec(c.req.path)?.[1];
   return c.html(
@@ -61,6 +63,22 @@ export function errorPage(
         {error.message}
       </div>
       <p class="small muted">request {error.requestId}</p>
+      {unsaved?.length ? (
+        <div data-unsaved="true">
+          <h2>Your edit, not saved</h2>
+          <p class="small muted">
+            Copy what you need, take the item again and redo the edit on what it holds now.
+          </p>
+          {unsaved.map((f) => (
+            <div class="card">
+              <div class="role">{f.label}</div>
+              <textarea readonly rows={Math.min(12, f.value.split("\n").length + 1)} lang="th">
+                {f.value}
+              </textarea>
+            </div>
+          ))}
+        </div>
+      ) : null}
       <p>
         {queue ? (
           <a href={`/review/queues/${queue}`} data-key="q" data-help="back to the queue">
@@ -500,7 +518,22 @@ export function registerReviewPages(app: App, options: { auth: boolean; publicUr
         throw new ServiceError("BAD_REQUEST", "form.revision: the revision edited");
       input.ifMatch = revision;
     }
-    await reviews.decide(id, number, reviewer, input);
+    try {
+      await reviews.decide(id, number, reviewer, input);
+    } catch (error) {
+      // An edit refused (the lease expired, or someone else's edit came first): the reviewer keeps their text.
+      if (!(decision === "edit" && error instanceof ServiceError && error.code === "CONFLICT")) throw error;
+      const kind = (await c.get("registry").getVersion((await reviews.get(id)).version)).kind as DatasetKind;
+      const fields = editableFields(kind, input.sample as Sample).map((f) => ({
+        label: f.label,
+        value: f.value,
+      }));
+      return errorPage(
+        c,
+        { code: error.code, message: error.message, status: 409, requestId: c.get("requestId") },
+        fields,
+      );
+    }
     const said = `Item ${number}: ${decision === "accept" ? "accepted" : decision === "reject" ? `rejected (${input.reasons.join(", ")})` : "edited"}.`;
     const next = await reviews.next(id, reviewer);
     const after = `after=${encodeURIComponent(said)}`;
