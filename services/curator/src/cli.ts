@@ -71,7 +71,9 @@ async function main(argv: string[]): Promise<number> {
       const curator = await openCurator(config);
       await curator.runs.work();
       const { url } = await startServer(curator);
-      process.stdout.write(`curator listening on ${url} (API reference: ${url}/docs)\n`);
+      process.stdout.write(
+        `curator listening on ${url} (API reference: ${url}/docs, review page: ${url}/review)\n`,
+      );
       if (!config.auth)
         process.stdout.write("access control is off (CURATOR_AUTH=off): no API token is asked for\n");
       else if (!(await curator.access.listTokens()).some((t) => !t.revokedAt && t.role === "admin"))

@@ -109,6 +109,16 @@ async function main(argv: string[]): Promise<number> {
       await trainer.supervisor.start();
       closeOnSignals(trainer, server);
       process.stdout.write(`trainer listening on ${url}\n`);
+      if (!config.auth)
+        process.stdout.write("access control is off (TRAINER_AUTH=off): no API token is asked for\n");
+      else if (
+        !(await trainer.access.listTokens()).some(
+          (t) => !t.revokedAt && ["admin", "pipeline"].includes(t.role),
+        )
+      )
+        process.stdout.write(
+          "no admin or pipeline token yet: create one with `trainer token create --role pipeline --name <job>`\n",
+        );
       return -1;
     }
     case "run":
