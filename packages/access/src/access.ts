@@ -6,10 +6,19 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Database } from "@sovereign/db";
-import { notFound, type Principal, ROLES, type Role, ServiceError } from "@sovereign/http";
+import {
+  type AuthOptions,
+  authorize,
+  notFound,
+  type Principal,
+  ROLES,
+  type Role,
+  ServiceError,
+} from "@sovereign/http";
 import { tables } from "@sovereign/schemas";
 import { sha256Hex } from "@sovereign/shards";
 import { and, desc, eq, isNull, type SQL } from "drizzle-orm";
+import type { Env, MiddlewareHandler } from "hono";
 
 const { apiTokens, auditLog } = tables;
 
@@ -37,6 +46,15 @@ const CACHE_MS = 5_000;
 const TOUCH_MS = 60_000;
 
 export class AccessControl {
+  /** The access middleware of a service (`authorize` over its policy), checking tokens and auditing here. */
+  middleware<E extends Env>(options: Omit<AuthOptions, "verify" | "audit">): MiddlewareHandler<E> {
+    return authorize<E>({
+      ...options,
+      verify: (token) => this.verify(token),
+      audit: (entry) => this.record(entry.principal, entry.action, entry.target, entry.requestId),
+    });
+  }
+
   private readonly cache = new Map<string, { principal: Principal | undefined; at: number }>();
   private readonly touched = new Map<string, number>();
 

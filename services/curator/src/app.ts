@@ -4,7 +4,7 @@
  */
 import { Scalar } from "@scalar/hono-api-reference";
 import type { AccessControl } from "@sovereign/access";
-import { authorize, createServiceApp } from "@sovereign/http";
+import { createServiceApp } from "@sovereign/http";
 import type { CuratorConfig } from "./config";
 import type { App, AppEnv } from "./context";
 import type { Logger } from "./logger";
@@ -59,11 +59,9 @@ export function createApp(deps: AppDeps): App {
   });
   // Before every route: the caller's token and role against the route's rule (policy.ts).
   app.use(
-    authorize<AppEnv>({
+    deps.access.middleware<AppEnv>({
       policy: curatorPolicy,
       enabled: deps.auth,
-      verify: (token) => deps.access.verify(token),
-      audit: (entry) => deps.access.record(entry.principal, entry.action, entry.target, entry.requestId),
       pages: { cookie: SESSION_COOKIE, signIn: "/review/sign-in" },
     }),
   );

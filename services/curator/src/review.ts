@@ -1,17 +1,18 @@
 /**
  * @module Review queues. A queue takes a reproducible sample of a version: uniformly, or `size` items per
- * source, or per filter reason among the records its pipeline dropped (to check what the filters took out).
- * `next` hands a reviewer one item nobody else holds, under a lease that expires, never one they decided
- * before and never one that has its `k` decisions; the claim is one UPDATE over a row picked with
- * `FOR UPDATE SKIP LOCKED`, so concurrent reviewers never get the same item. A decision is taken only from the
- * lease holder, once per reviewer and item. Metrics: progress, acceptance by stratum, agreement between
+ * source or per constraint type, or among the records its pipeline dropped `size` per filter reason or per
+ * duplicate cluster (to check what the filters took out). `next` hands a reviewer one item nobody else holds,
+ * under a lease that expires, never one they decided before and never one that has its `k` decisions; it is one
+ * statement that renews the reviewer's item or claims a row picked with `FOR UPDATE SKIP LOCKED`, so concurrent
+ * reviewers never get the same item. A decision is taken only from the lease holder, once per reviewer and
+ * item. Metrics: progress, acceptance by stratum, agreement between
  * reviewers (Cohen's kappa for two decisions per item, Fleiss' kappa for more), and per filter reason the
  * share of reviewed drops the reviewers agreed with (the filter's precision).
  */
-import { createHash } from "node:crypto";
 import { type Database, rowsOf } from "@sovereign/db";
 import { describeValidation, notFound, ServiceError } from "@sovereign/http";
 import { type Sample, sampleSchemas, tables } from "@sovereign/schemas";
+import { sha256Hex } from "@sovereign/shards";
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Registry } from "./registry";
 
@@ -77,18 +78,6 @@ export type QueueMetrics = {
   filterPrecision: { reason: string; reviewed: number; agreed: number; precision: number | null }[];
 };
 
-/** A text[] column from a raw query: an array from drivers that parse it, else PostgreSQL's `{a,"b c"}` text. */
-function parseTextArray(value: unknown): string[] {
-  if (Array.isArray(value)) return value.map(String);
-  const text = String(value ?? "{}");
-  if (text === "{}") return [];
-  const out: string[] = [];
-  const re = /"((?:[^"\\]|\\.)*)"|([^,{}]+)/g;
-  for (const m of text.slice(1, -1).matchAll(re))
-    out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : (m[2] as string));
-  return out;
-}
-
 type Candidate = { kind: "sample" | "rejected"; key: string; stratum: string; position?: number };
 
 /** The constraint ids of a generated sample (`meta.autoif.constraints[].id`), each once, sorted. */
@@ -114,10 +103,37 @@ export function clusterOf(detail: unknown): string | undefined {
   return undefined;
 }
 
-const rank = (seed: number, key: string) => createHash("sha256").update(`${seed}:${key}`).digest("hex");
+const rank = (seed: number, key: string) => sha256Hex(`${seed}:${key}`);
+
+type QueueRow = typeof reviewQueues.$inferSelect;
+
+/**
+ * Why a reviewer may not decide an item now (409), or undefined when they may: the lease is theirs and live.
+ * `live` is the database's verdict on the lease when a statement already made it.
+ */
+function leaseConflict(
+  queue: QueueRow,
+  item: number,
+  reviewer: string,
+  held: { leaseHolder: string | null; leaseExpires: Date | null; decisions: number; live?: boolean },
+): ServiceError | undefined {
+  if (held.leaseHolder !== reviewer)
+    return new ServiceError(
+      "CONFLICT",
+      `item ${item} of review queue ${queue.id} is not leased to you: take it with next first`,
+    );
+  if (!(held.live ?? (held.leaseExpires !== null && held.leaseExpires.getTime() >= Date.now())))
+    return new ServiceError(
+      "CONFLICT",
+      `your lease on item ${item} of review queue ${queue.id} expired at ${held.leaseExpires?.toISOString()}: take it again with next`,
+    );
+  if (held.decisions >= queue.reviewsPerItem)
+    return new ServiceError("CONFLICT", `item ${item} already has its ${queue.reviewsPerItem} decision(s)`);
+  return undefined;
+}
 
 export class ReviewQueues {
-  private readonly queueRows = new Map<string, typeof reviewQueues.$inferSelect>();
+  private readonly queueRows = new Map<string, QueueRow>();
 
   constructor(
     private readonly db: Database,
@@ -261,7 +277,7 @@ export class ReviewQueues {
     return row;
   }
 
-  private async info(r: typeof reviewQueues.$inferSelect): Promise<QueueInfo> {
+  private async info(r: QueueRow): Promise<QueueInfo> {
     const [p] = await this.db
       .select({
         decided: sql<number>`count(*) filter (where ${reviewItems.decisions} > 0)::int`,
@@ -326,41 +342,30 @@ export class ReviewQueues {
         FROM got LEFT JOIN samples s ON s.version_hash = ${queue.versionHash} AND s.sample_id = got.sample_id`),
     )[0];
     if (!row) return undefined;
-    const found = {
-      item: Number(row.item),
-      kind: row.kind as "sample" | "rejected",
-      sampleId: row.sample_id as string | null,
-      rejectedPosition: row.rejected_position === null ? null : Number(row.rejected_position),
-      stratum: String(row.stratum),
-      leaseExpires: new Date(row.lease_expires as string | Date),
-      decisions: Number(row.decisions),
-    };
-    if (found.kind !== "sample" || row.shard_ordinal === null || row.shard_ordinal === undefined)
-      return this.describe(queue, found);
-    const original = await this.registry.sampleAt(queue.versionHash, {
-      shardOrdinal: Number(row.shard_ordinal),
-      row: Number(row.shard_row),
-    });
     const latest = (typeof row.latest === "string" ? JSON.parse(row.latest) : row.latest) as {
       revision: number;
       sample: Sample;
     } | null;
-    return {
-      queue: queueId,
-      item: found.item,
-      kind: "sample",
-      stratum: found.stratum,
-      leaseExpiresAt: found.leaseExpires.toISOString(),
-      decisions: found.decisions,
-      sample: {
-        sampleId: String(found.sampleId),
-        split: String(row.split),
-        source: String(row.source),
-        revision: latest?.revision ?? 0,
-        sample: latest?.sample ?? original,
-        ...(latest ? { original } : {}),
+    return this.describe(
+      queue,
+      {
+        item: Number(row.item),
+        kind: String(row.kind),
+        sampleId: row.sample_id as string | null,
+        rejectedPosition: row.rejected_position === null ? null : Number(row.rejected_position),
+        stratum: String(row.stratum),
+        leaseExpires: new Date(row.lease_expires as string | Date),
+        decisions: Number(row.decisions),
       },
-    };
+      row.shard_ordinal === null || row.shard_ordinal === undefined
+        ? undefined
+        : {
+            split: String(row.split),
+            source: String(row.source),
+            at: { shardOrdinal: Number(row.shard_ordinal), row: Number(row.shard_row) },
+            latest,
+          },
+    );
   }
 
   /**
@@ -405,9 +410,12 @@ export class ReviewQueues {
     return { ...described, leaseHolder: held, reviewsPerItem: queue.reviewsPerItem, decided };
   }
 
-  /** An item with its content: the sample at its latest revision, or the dropped record. */
+  /**
+   * An item with its content: the sample at its latest revision, or the dropped record. `located` is what
+   * `next` already read of a sample (its place in the shards and latest revision), so no query is repeated.
+   */
   private async describe(
-    queue: typeof reviewQueues.$inferSelect,
+    queue: QueueRow,
     row: {
       item: number;
       kind: string;
@@ -416,6 +424,12 @@ export class ReviewQueues {
       stratum: string;
       leaseExpires: Date | null;
       decisions: number;
+    },
+    located?: {
+      split: string;
+      source: string;
+      at: { shardOrdinal: number; row: number };
+      latest: { revision: number; sample: unknown } | null;
     },
   ): Promise<ReviewItem> {
     const item: ReviewItem = {
@@ -427,10 +441,18 @@ export class ReviewQueues {
       decisions: row.decisions,
     };
     if (item.kind === "sample") {
-      const s = await this.registry.getSample(queue.versionHash, String(row.sampleId));
-      const latest = await this.latestRevision(queue.versionHash, s.sampleId);
+      const sampleId = String(row.sampleId);
+      let s: { split: string; source: string; sample: Sample };
+      let latest: { revision: number; sample: unknown } | null | undefined;
+      if (located) {
+        s = { ...located, sample: await this.registry.sampleAt(queue.versionHash, located.at) };
+        latest = located.latest;
+      } else {
+        s = await this.registry.getSample(queue.versionHash, sampleId);
+        latest = await this.latestRevision(queue.versionHash, sampleId);
+      }
       item.sample = {
-        sampleId: s.sampleId,
+        sampleId,
         split: s.split,
         source: s.source,
         revision: latest?.revision ?? 0,
@@ -480,8 +502,7 @@ export class ReviewQueues {
     const queue = await this.row(queueId);
     if (input.decision !== "edit") return this.acceptOrReject(queue, item, reviewer, input);
     // Read before the transaction: on PGlite's one connection a query outside it would wait for it to end.
-    const kind =
-      input.decision === "edit" ? (await this.registry.getVersion(queue.versionHash)).kind : undefined;
+    const { kind } = await this.registry.getVersion(queue.versionHash);
     return this.db.transaction(async (tx) => {
       const [held] = await tx
         .select()
@@ -489,73 +510,56 @@ export class ReviewQueues {
         .where(and(eq(reviewItems.queueId, queueId), eq(reviewItems.item, item)))
         .for("update");
       if (!held) throw notFound(`item ${item} of review queue ${queueId}`);
-      if (held.leaseHolder !== reviewer)
+      const conflict = leaseConflict(queue, item, reviewer, held);
+      if (conflict) throw conflict;
+      if (held.kind !== "sample" || !held.sampleId)
+        throw new ServiceError(
+          "BAD_REQUEST",
+          "body.decision: only samples can be edited, not dropped records",
+        );
+      if (input.ifMatch === undefined)
+        throw new ServiceError(
+          "BAD_REQUEST",
+          "header.if-match: an edit names the revision it was made from (the item's sample.revision)",
+        );
+      const parsed = sampleSchemas[kind].safeParse(input.sample);
+      if (!parsed.success)
+        throw new ServiceError(
+          "BAD_REQUEST",
+          describeValidation("json", parsed.error).replaceAll("body.", "body.sample."),
+        );
+      if (parsed.data.id !== held.sampleId)
+        throw new ServiceError(
+          "BAD_REQUEST",
+          `body.sample.id: an edit keeps the sample's id ${held.sampleId}`,
+        );
+      const [latest] = await tx
+        .select({ revision: sampleRevisions.revision })
+        .from(sampleRevisions)
+        .where(
+          and(
+            eq(sampleRevisions.versionHash, queue.versionHash),
+            eq(sampleRevisions.sampleId, held.sampleId),
+          ),
+        )
+        .orderBy(desc(sampleRevisions.revision))
+        .limit(1);
+      const current = latest?.revision ?? 0;
+      if (input.ifMatch !== current)
         throw new ServiceError(
           "CONFLICT",
-          `item ${item} of review queue ${queueId} is not leased to you: take it with next first`,
+          `sample ${held.sampleId} is at revision ${current}, not ${input.ifMatch}: load it again and redo the edit`,
         );
-      if (!held.leaseExpires || held.leaseExpires.getTime() < Date.now())
-        throw new ServiceError(
-          "CONFLICT",
-          `your lease on item ${item} of review queue ${queueId} expired at ${held.leaseExpires?.toISOString()}: take it again with next`,
-        );
-      if (held.decisions >= queue.reviewsPerItem)
-        throw new ServiceError(
-          "CONFLICT",
-          `item ${item} already has its ${queue.reviewsPerItem} decision(s)`,
-        );
-      let revision: number | null = null;
-      if (kind) {
-        // An edit: `kind` was read for it.
-        if (held.kind !== "sample" || !held.sampleId)
-          throw new ServiceError(
-            "BAD_REQUEST",
-            "body.decision: only samples can be edited, not dropped records",
-          );
-        if (input.ifMatch === undefined)
-          throw new ServiceError(
-            "BAD_REQUEST",
-            "header.if-match: an edit names the revision it was made from (the item's sample.revision)",
-          );
-        const parsed = sampleSchemas[kind].safeParse(input.sample);
-        if (!parsed.success)
-          throw new ServiceError(
-            "BAD_REQUEST",
-            describeValidation("json", parsed.error).replaceAll("body.", "body.sample."),
-          );
-        if (parsed.data.id !== held.sampleId)
-          throw new ServiceError(
-            "BAD_REQUEST",
-            `body.sample.id: an edit keeps the sample's id ${held.sampleId}`,
-          );
-        const [latest] = await tx
-          .select({ revision: sampleRevisions.revision })
-          .from(sampleRevisions)
-          .where(
-            and(
-              eq(sampleRevisions.versionHash, queue.versionHash),
-              eq(sampleRevisions.sampleId, held.sampleId),
-            ),
-          )
-          .orderBy(desc(sampleRevisions.revision))
-          .limit(1);
-        const current = latest?.revision ?? 0;
-        if (input.ifMatch !== current)
-          throw new ServiceError(
-            "CONFLICT",
-            `sample ${held.sampleId} is at revision ${current}, not ${input.ifMatch}: load it again and redo the edit`,
-          );
-        revision = current + 1;
-        await tx.insert(sampleRevisions).values({
-          versionHash: queue.versionHash,
-          sampleId: held.sampleId,
-          revision,
-          sample: parsed.data,
-          queueId,
-          item,
-          reviewer,
-        });
-      }
+      const revision = current + 1;
+      await tx.insert(sampleRevisions).values({
+        versionHash: queue.versionHash,
+        sampleId: held.sampleId,
+        revision,
+        sample: parsed.data,
+        queueId,
+        item,
+        reviewer,
+      });
       const [decision] = await tx
         .insert(reviewDecisions)
         .values({
@@ -593,7 +597,7 @@ export class ReviewQueues {
    * nothing was added, the locked row says why.
    */
   private async acceptOrReject(
-    queue: typeof reviewQueues.$inferSelect,
+    queue: QueueRow,
     item: number,
     reviewer: string,
     input: { decision: Decision; reasons: string[]; note: string },
@@ -611,35 +615,25 @@ export class ReviewQueues {
           FROM held
           WHERE held.lease_holder = ${reviewer} AND held.live AND held.decisions < ${queue.reviewsPerItem}
           ON CONFLICT DO NOTHING
-          RETURNING decision, revision, reasons, note, created_at
+          RETURNING decision, created_at
         ), released AS (
           UPDATE review_items SET decisions = decisions + 1, lease_holder = NULL, lease_expires = NULL
           WHERE queue_id = ${queue.id} AND item = ${item} AND EXISTS (SELECT 1 FROM decided)
           RETURNING item
         )
         SELECT held.lease_holder, held.lease_expires, held.live, held.decisions,
-          decided.decision, decided.revision, decided.reasons, decided.note, decided.created_at
+          decided.decision, decided.created_at
         FROM held LEFT JOIN decided ON true`),
     )[0];
     if (!row) throw notFound(`item ${item} of review queue ${queue.id}`);
     if (row.decision === null || row.decision === undefined) {
-      const expires = row.lease_expires ? new Date(row.lease_expires as string | Date) : undefined;
-      if (row.lease_holder !== reviewer)
-        throw new ServiceError(
-          "CONFLICT",
-          `item ${item} of review queue ${queue.id} is not leased to you: take it with next first`,
-        );
-      if (!row.live)
-        throw new ServiceError(
-          "CONFLICT",
-          `your lease on item ${item} of review queue ${queue.id} expired at ${expires?.toISOString()}: take it again with next`,
-        );
-      if (Number(row.decisions) >= queue.reviewsPerItem)
-        throw new ServiceError(
-          "CONFLICT",
-          `item ${item} already has its ${queue.reviewsPerItem} decision(s)`,
-        );
-      throw new ServiceError("CONFLICT", `you already decided item ${item} of this queue`);
+      const conflict = leaseConflict(queue, item, reviewer, {
+        leaseHolder: row.lease_holder as string | null,
+        leaseExpires: row.lease_expires ? new Date(row.lease_expires as string | Date) : null,
+        decisions: Number(row.decisions),
+        live: Boolean(row.live),
+      });
+      throw conflict ?? new ServiceError("CONFLICT", `you already decided item ${item} of this queue`);
     }
     return {
       queue: queue.id,
@@ -647,8 +641,8 @@ export class ReviewQueues {
       reviewer,
       decision: row.decision as Decision,
       revision: null,
-      reasons: parseTextArray(row.reasons),
-      note: String(row.note),
+      reasons: input.reasons,
+      note: input.note,
       createdAt: new Date(row.created_at as string | Date).toISOString(),
     };
   }

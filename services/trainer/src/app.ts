@@ -1,6 +1,6 @@
 /** @module The trainer HTTP app: the training runs API, the engine protocol, and the OpenAPI document. */
 import type { AccessControl } from "@sovereign/access";
-import { authorize, createServiceApp } from "@sovereign/http";
+import { createServiceApp } from "@sovereign/http";
 import type { Logger } from "pino";
 import type { TrainerConfig } from "./config";
 import type { TrainerApp, TrainerEnv } from "./context";
@@ -34,14 +34,7 @@ export function createTrainerApp(deps: TrainerDeps): TrainerApp {
     },
   });
   // Before every route: the caller's token and role against the route's rule (policy.ts).
-  app.use(
-    authorize<TrainerEnv>({
-      policy: trainerPolicy,
-      enabled: deps.config.auth,
-      verify: (token) => deps.access.verify(token),
-      audit: (entry) => deps.access.record(entry.principal, entry.action, entry.target, entry.requestId),
-    }),
-  );
+  app.use(deps.access.middleware<TrainerEnv>({ policy: trainerPolicy, enabled: deps.config.auth }));
   app.get("/health", (c) => c.json({ status: "ok" }));
   registerRunRoutes(app);
   registerEngineRoutes(app);

@@ -54,7 +54,6 @@ export function diffWords(before: string, after: string): DiffPart[] {
     for (const part of lcsDiff(midA, midB)) push(part.op, part.text);
   }
   push("same", a.slice(a.length - tail).join(""));
-  // Removals before additions where they meet, so a replacement reads "old → new".
   return parts;
 }
 
@@ -73,6 +72,7 @@ function lcsDiff(a: string[], b: string[]): DiffPart[] {
   const out: DiffPart[] = [];
   let i = 0;
   let j = 0;
+  // On a tie the removal goes first, so a replacement reads "old → new".
   while (i < n || j < m) {
     if (i < n && j < m && a[i] === b[j]) {
       out.push({ op: "same", text: a[i] as string });

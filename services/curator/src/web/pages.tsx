@@ -10,11 +10,12 @@
  * may come from the cookie, and a caller without one is sent to sign in); form posts must come from the
  * page's own origin.
  */
-import { ServiceError } from "@sovereign/http";
+import { type Role, ServiceError } from "@sovereign/http";
 import { type DatasetKind, type Sample, sampleSchemas } from "@sovereign/schemas";
 import type { Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import type { App, AppEnv } from "../context";
+import { curatorPolicy } from "../policy";
 import type { Decision } from "../review";
 import { diffWords } from "./diff";
 import { applyFields, editableFields } from "./fields";
@@ -36,6 +37,9 @@ export const REJECT_REASONS: [code: string, label: string][] = [
   ["other", "Other (say in the note)"],
 ];
 const FILTER_RIGHT: [string, string] = ["filter-right", "The filter was right to drop it"];
+
+/** The roles that may review: those of the review page's own rule. */
+const reviewerRoles = curatorPolicy["GET /review"]?.roles as readonly Role[];
 
 export const isPagePath = (path: string) => path === "/review" || path.startsWith("/review/");
 
@@ -95,6 +99,12 @@ export function errorPage(
   );
 }
 
+/** The kind of the dataset a queue reviews, which says how its samples are edited. */
+async function kindOf(c: PageContext, queueId: string): Promise<DatasetKind> {
+  const { version } = await c.get("reviews").get(queueId);
+  return (await c.get("registry").getVersion(version)).kind as DatasetKind;
+}
+
 /** A form field as a list of strings (checkboxes send one value per checked box). */
 const all = (value: unknown): string[] =>
   value === undefined ? [] : (Array.isArray(value) ? value : [value]).filter((v) => typeof v === "string");
@@ -128,7 +138,7 @@ export function registerReviewPages(app: App, options: { auth: boolean; publicUr
     const principal = token ? await c.get("access").verify(token) : undefined;
     const refused = !principal
       ? "That token is not valid: unknown or revoked."
-      : !["admin", "curator", "reviewer"].includes(principal.role)
+      : !reviewerRoles.includes(principal.role)
         ? `A ${principal.role} token cannot review; ask for a reviewer token.`
         : undefined;
     if (refused) return c.html(<SignIn next={next} error={refused} />, 400);
@@ -382,12 +392,11 @@ export function registerReviewPages(app: App, options: { auth: boolean; publicUr
     const id = queueParam(c);
     const number = itemNumber(c.req.param("item") as string);
     const reviews = c.get("reviews");
-    const [item, queue] = await Promise.all([reviews.item(id, number), reviews.get(id)]);
+    const [item, kind] = await Promise.all([reviews.item(id, number), kindOf(c, id)]);
     if (!item.sample)
       throw new ServiceError("BAD_REQUEST", "only samples can be edited, not dropped records");
     if (item.leaseHolder !== reviewerOf(c))
       throw new ServiceError("CONFLICT", `item ${number} is not leased to you: take the next item first`);
-    const kind = (await c.get("registry").getVersion(queue.version)).kind as DatasetKind;
     const current = item.sample.sample;
     const original = item.sample.original ?? current;
     let edited = current;
@@ -500,11 +509,11 @@ export function registerReviewPages(app: App, options: { auth: boolean; publicUr
         throw new ServiceError("BAD_REQUEST", "a rejection needs a reason: tick one, or write a note");
       input.reasons = ["other"];
     }
-    if (decision === "edit") {
+    const kind = decision === "edit" ? await kindOf(c, id) : undefined;
+    if (kind) {
       const item = await reviews.item(id, number);
       if (!item.sample)
         throw new ServiceError("BAD_REQUEST", "only samples can be edited, not dropped records");
-      const kind = (await c.get("registry").getVersion((await reviews.get(id)).version)).kind as DatasetKind;
       const single = Object.fromEntries(
         Object.entries(form).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]),
       );
@@ -522,8 +531,7 @@ export function registerReviewPages(app: App, options: { auth: boolean; publicUr
       await reviews.decide(id, number, reviewer, input);
     } catch (error) {
       // An edit refused (the lease expired, or someone else's edit came first): the reviewer keeps their text.
-      if (!(decision === "edit" && error instanceof ServiceError && error.code === "CONFLICT")) throw error;
-      const kind = (await c.get("registry").getVersion((await reviews.get(id)).version)).kind as DatasetKind;
+      if (!(kind && error instanceof ServiceError && error.code === "CONFLICT")) throw error;
       const fields = editableFields(kind, input.sample as Sample).map((f) => ({
         label: f.label,
         value: f.value,
