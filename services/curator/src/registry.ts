@@ -48,6 +48,7 @@ const {
   dedupExactKeys,
   dedupBands,
   dedupSignatures,
+  reviewQueues,
 } = tables;
 type VersionStats = tables.VersionStats;
 
@@ -289,18 +290,28 @@ export class Registry {
         ...(options.steps ? { steps: options.steps } : {}),
       };
       let indexed = 0;
-      await this.db.transaction(async (tx) => {
-        await tx.insert(datasetVersions).values({
-          hash: built.hash,
-          datasetId: dataset.id,
-          parents,
-          pipelineName: manifest.pipeline.name,
-          configHash: manifest.pipeline.configHash,
-          status: "draft",
-          manifest,
-          cardSha256: built.cardSha256,
-          stats,
-        });
+      const created = await this.db.transaction(async (tx) => {
+        // The same inputs built at once (identical requests, two runs of one pipeline) meet here: the insert
+        // waits for another transaction recording this hash and, once that one commits, takes its version.
+        const [inserted] = await tx
+          .insert(datasetVersions)
+          .values({
+            hash: built.hash,
+            datasetId: dataset.id,
+            parents,
+            pipelineName: manifest.pipeline.name,
+            configHash: manifest.pipeline.configHash,
+            status: "draft",
+            manifest,
+            cardSha256: built.cardSha256,
+            stats,
+          })
+          .onConflictDoNothing({ target: datasetVersions.hash })
+          .returning({ hash: datasetVersions.hash });
+        if (!inserted) {
+          await options.inTransaction?.(tx as unknown as Database, built.hash);
+          return false;
+        }
         await tx.insert(shards).values(
           manifest.shards.map((s, ordinal) => ({
             versionHash: built.hash,
@@ -360,8 +371,9 @@ export class Registry {
         if (options.indexFile)
           await insertDedupIndex(tx as unknown as Database, built.hash, options.indexFile);
         await options.inTransaction?.(tx as unknown as Database, built.hash);
+        return true;
       });
-      return { version: await this.getVersion(built.hash), created: true };
+      return { version: await this.getVersion(built.hash), created };
     } finally {
       await built.dispose();
     }
@@ -455,27 +467,52 @@ export class Registry {
     return row;
   }
 
+  /**
+   * Commit a draft; committing a committed version changes nothing. A commit and a discard of one draft at
+   * once: whichever reaches the row first wins, and the other is refused with the reason.
+   */
   async commitVersion(hash: string): Promise<VersionInfo> {
     const row = await this.versionRow(hash);
     if (row.status === "draft") {
-      await this.db
+      const updated = await this.db
         .update(datasetVersions)
         .set({ status: "committed", committedAt: new Date() })
-        .where(and(eq(datasetVersions.hash, hash), eq(datasetVersions.status, "draft")));
+        .where(and(eq(datasetVersions.hash, hash), eq(datasetVersions.status, "draft")))
+        .returning({ hash: datasetVersions.hash });
+      if (!updated.length && !(await this.findVersion(hash)))
+        throw new CuratorError("CONFLICT", `version ${hash} was discarded before it could be committed`);
     }
     return this.getVersion(hash);
   }
 
   async discardDraft(hash: string): Promise<void> {
     const row = await this.versionRow(hash);
-    if (row.status !== "draft") {
-      throw new CuratorError(
-        "CONFLICT",
-        `version ${hash} is ${row.status}: committed versions are immutable`,
-      );
-    }
-    await this.db.delete(datasetVersions).where(eq(datasetVersions.hash, hash));
+    const refuse = (status: VersionStatus) =>
+      new CuratorError("CONFLICT", `version ${hash} is ${status}: committed versions are immutable`);
+    if (row.status !== "draft") throw refuse(row.status);
+    const deleted = await this.db
+      .delete(datasetVersions)
+      .where(and(eq(datasetVersions.hash, hash), eq(datasetVersions.status, "draft")))
+      .returning({ hash: datasetVersions.hash })
+      .catch(async (error) => {
+        if (!STILL_REFERENCED.has(sqlState(error) ?? "")) throw error;
+        const queues = await this.db
+          .select({ id: reviewQueues.id })
+          .from(reviewQueues)
+          .where(eq(reviewQueues.versionHash, hash))
+          .orderBy(asc(reviewQueues.createdAt));
+        if (!queues.length) throw error;
+        throw new CuratorError(
+          "CONFLICT",
+          `version ${hash} is under review (review queue ${queues.map((q) => q.id).join(", ")}): a draft with review queues cannot be discarded`,
+        );
+      });
     this.manifests.delete(hash);
+    if (deleted.length) return;
+    // Committed (or discarded) by another request between the read and the delete.
+    const now = await this.findVersion(hash);
+    if (now) throw refuse(now.status);
+    throw notFound(`version ${hash}`);
   }
 
   async listVersions(datasetName: string): Promise<VersionInfo[]> {
@@ -901,6 +938,18 @@ function assertHash(hash: string, what: string): void {
       "BAD_REQUEST",
       `${what} hash ${JSON.stringify(hash)} is not 64 lowercase hex digits`,
     );
+}
+
+/** A row other rows still name: foreign_key_violation, or restrict_violation (newer servers, ON DELETE RESTRICT). */
+const STILL_REFERENCED = new Set(["23503", "23001"]);
+
+/** The SQLSTATE of a database error, from either driver, through the query error that wraps it. */
+function sqlState(error: unknown): string | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
 }
 
 export function mapBlobError(error: unknown): unknown {

@@ -545,21 +545,29 @@ export class ReviewQueues {
         .orderBy(desc(sampleRevisions.revision))
         .limit(1);
       const current = latest?.revision ?? 0;
-      if (input.ifMatch !== current)
-        throw new ServiceError(
+      const stale = (at: number) =>
+        new ServiceError(
           "CONFLICT",
-          `sample ${held.sampleId} is at revision ${current}, not ${input.ifMatch}: load it again and redo the edit`,
+          `sample ${held.sampleId} is at revision ${at}, not ${input.ifMatch}: load it again and redo the edit`,
         );
+      if (input.ifMatch !== current) throw stale(current);
       const revision = current + 1;
-      await tx.insert(sampleRevisions).values({
-        versionHash: queue.versionHash,
-        sampleId: held.sampleId,
-        revision,
-        sample: parsed.data,
-        queueId,
-        item,
-        reviewer,
-      });
+      // Two queues over one version may hold the same sample: an edit from the other one that took this
+      // revision first (its transaction commits while this insert waits) makes this one stale.
+      const [taken] = await tx
+        .insert(sampleRevisions)
+        .values({
+          versionHash: queue.versionHash,
+          sampleId: held.sampleId,
+          revision,
+          sample: parsed.data,
+          queueId,
+          item,
+          reviewer,
+        })
+        .onConflictDoNothing()
+        .returning({ revision: sampleRevisions.revision });
+      if (!taken) throw stale(revision);
       const [decision] = await tx
         .insert(reviewDecisions)
         .values({

@@ -23,7 +23,7 @@ const create = createRoute({
   tags: ["versions"],
   description:
     "Build a draft version from uploaded files (`upload`) or files under the server's import directory (`path`). " +
-    "Deterministic: the same inputs and options give the same version hash; asking again returns the existing version with 200.",
+    "Deterministic: the same inputs and options give the same version hash; asking again returns the existing version with 200, also when identical builds run at once (one gets 201).",
   request: {
     params: DatasetParams,
     body: { content: { "application/json": { schema: api.CreateVersionBody } }, required: true },
@@ -50,9 +50,14 @@ const commit = createRoute({
   method: "post",
   path: "/v1/versions/{hash}/commit",
   tags: ["versions"],
-  description: "Make a draft immutable. Committing a committed version is a no-op.",
+  description:
+    "Make a draft immutable. Committing a committed version is a no-op. A commit and a discard of one draft at once: the first to reach it wins, the other gets 409.",
   request: { params: VersionParams },
-  responses: { 200: json(api.VersionInfo, "Committed"), ...commonErrors },
+  responses: {
+    200: json(api.VersionInfo, "Committed"),
+    409: errorResponse("The draft was discarded before it could be committed"),
+    ...commonErrors,
+  },
 });
 
 const discard = createRoute({
@@ -62,7 +67,9 @@ const discard = createRoute({
   request: { params: VersionParams },
   responses: {
     204: { description: "Draft discarded" },
-    409: errorResponse("The version is committed and immutable"),
+    409: errorResponse(
+      "The version is committed and immutable (also when a commit got there first), or a review queue names it",
+    ),
     ...commonErrors,
   },
 });
