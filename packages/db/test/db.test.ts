@@ -40,16 +40,35 @@ describe.each(testDatabaseKinds())("migrations on %s", (kind) => {
         "training_metrics",
         "training_runs",
       ]);
+      // From pg_trigger: information_schema leaves out TRUNCATE triggers.
       const triggers = rowsOf(
         await handle.db.execute(
-          sql`SELECT DISTINCT trigger_name FROM information_schema.triggers ORDER BY trigger_name`,
+          sql`SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND NOT t.tgisinternal ORDER BY t.tgname`,
         ),
-      ).map((r) => r.trigger_name);
+      ).map((r) => r.tgname);
       expect(triggers).toEqual([
+        "audit_log_append_only",
+        "audit_log_no_truncate",
         "dataset_versions_immutable",
+        "dataset_versions_no_truncate",
+        "datasets_immutable",
+        "datasets_no_truncate",
+        "hub_pushes_append_only",
+        "hub_pushes_no_truncate",
+        "publications_append_only",
+        "publications_no_truncate",
         "rejected_records_immutable",
+        "rejected_records_no_truncate",
+        "review_decisions_append_only",
+        "review_decisions_no_truncate",
+        "sample_revisions_append_only",
+        "sample_revisions_no_truncate",
         "samples_immutable",
+        "samples_no_truncate",
         "shards_immutable",
+        "shards_no_truncate",
       ]);
     } finally {
       await handle.close();
