@@ -16,6 +16,7 @@ import { createLogger, type Logger } from "./logger";
 import { Registry } from "./registry";
 import { ReviewQueues } from "./review";
 import { RunManager } from "./runs";
+import { sweepScratch } from "./scratch";
 import { UploadStore } from "./uploads";
 
 export type Curator = {
@@ -45,6 +46,10 @@ export async function openCurator(
   const database = await migrated(
     options.database ??
       (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dataDir: config.pgDir })),
+  );
+  // Scratch that killed builds left behind; a live process's is kept (scratch.ts).
+  await sweepScratch(config, logger).catch((error: unknown) =>
+    logger.warn({ err: error }, "could not remove the scratch of processes that no longer run"),
   );
   const store = new LocalBlobStore(config.blobDir);
   const registry = new Registry(database.db, store, {
