@@ -30,7 +30,8 @@ export type AppDeps = {
   runs: RunManager;
   uploads: UploadStore;
   logger: Logger;
-  database: { kind: string; location: string };
+  /** Resolves when the database answers (`SELECT 1`), for /health. */
+  probeDatabase(): Promise<unknown>;
   access: AccessControl;
   reviews: ReviewQueues;
   config: CuratorConfig;
@@ -66,7 +67,7 @@ export function createApp(deps: AppDeps): App {
     }),
   );
 
-  registerHealthRoutes(app, deps.database);
+  registerHealthRoutes(app, deps.probeDatabase);
   registerDatasetRoutes(app);
   registerUploadRoutes(app);
   registerVersionRoutes(app);

@@ -77,7 +77,7 @@ export async function openCurator(
     config,
     auth: config.auth,
     logger,
-    database: { kind: database.kind, location: database.location },
+    probeDatabase: () => database.executeSql("SELECT 1"),
   });
   return {
     config,
