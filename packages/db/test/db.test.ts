@@ -28,6 +28,7 @@ describe.each(testDatabaseKinds())("migrations on %s", (kind) => {
         "dedup_exact_keys",
         "dedup_signatures",
         "hub_pushes",
+        "page_sessions",
         "pipeline_runs",
         "pipeline_units",
         "publications",

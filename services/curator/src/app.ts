@@ -77,7 +77,11 @@ export function createApp(deps: AppDeps): App {
   registerRunRoutes(app);
   registerAccessRoutes(app);
   registerReviewRoutes(app);
-  registerReviewPages(app, { auth: deps.auth, publicUrl: deps.config.publicUrl });
+  registerReviewPages(app, {
+    auth: deps.auth,
+    publicUrl: deps.config.publicUrl,
+    sessionHours: deps.config.sessionHours,
+  });
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {
