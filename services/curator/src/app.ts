@@ -23,6 +23,7 @@ import { registerUploadRoutes } from "./routes/uploads";
 import { registerVersionRoutes } from "./routes/versions";
 import type { RunManager } from "./runs";
 import type { UploadStore } from "./uploads";
+import { PAGE_HEADERS } from "./web/layout";
 import { errorPage, isPagePath, registerReviewPages, SESSION_COOKIE } from "./web/pages";
 
 export type AppDeps = {
@@ -57,6 +58,13 @@ export function createApp(deps: AppDeps): App {
       set("reviews", deps.reviews);
       set("config", deps.config);
     },
+  });
+  // The review pages' security headers, on every answer under /review: its error pages too, those of the
+  // access check below included.
+  app.use(async (c, next) => {
+    await next();
+    if (isPagePath(c.req.path))
+      for (const [name, value] of Object.entries(PAGE_HEADERS)) c.res.headers.set(name, value);
   });
   // Before every route: the caller's token and role against the route's rule (policy.ts).
   app.use(

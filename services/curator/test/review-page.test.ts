@@ -6,6 +6,7 @@
  * with 409, fields that are not editable named), rejections that need a reason, unknown queues and items, and
  * the word diff and editable fields behind the edit view.
  */
+import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tokenCommand } from "@sovereign/access";
@@ -201,6 +202,53 @@ describe("the review page over HTTP", { timeout: 120_000 }, () => {
     const out = await page("/review/sign-out", other, { form: {} });
     expect(out.status).toBe(303);
     expect(out.headers.get("set-cookie")).toMatch(/curator_session=;.*Max-Age=0/);
+  });
+
+  it("sends every page with a Content-Security-Policy that runs only its own script and styles, and no framing", async () => {
+    const item = itemOf(await page(`/review/queues/${queue}/next`, sessions.ann, { form: {} }));
+    const pages = [
+      await page("/review/sign-in"),
+      await page("/review", sessions.ann),
+      await page(`/review/queues/${queue}`, sessions.ann),
+      await page(`/review/queues/${queue}/items/${item}`, sessions.ann),
+      await page(`/review/queues/${queue}/items/${item}/edit`, sessions.ann),
+      await page(`/review/queues/${queue}/metrics`, sessions.ann),
+      await page("/review/queues/00000000-0000-4000-8000-000000000000", sessions.ann), // 404 page
+      // The access check's own error page.
+      await curator.app.request("/review", { headers: { authorization: `Bearer ${tokens.bot}` } }),
+    ];
+    expect(pages.map((p) => p.status)).toEqual([200, 200, 200, 200, 200, 200, 404, 403]);
+    for (const res of pages) {
+      const html = await res.text();
+      const policy = new Map(
+        (res.headers.get("content-security-policy") ?? "").split(";").map((d) => {
+          const [name = "", ...values] = d.trim().split(/\s+/);
+          return [name, values] as const;
+        }),
+      );
+      expect(policy.get("default-src")).toEqual(["'none'"]);
+      expect(policy.get("frame-ancestors")).toEqual(["'none'"]);
+      expect(policy.get("form-action")).toEqual(["'self'"]);
+      expect(policy.get("base-uri")).toEqual(["'none'"]);
+      expect(policy.get("object-src")).toEqual(["'none'"]);
+      // Inline code runs only when its hash is listed: the page's one script and one style sheet are.
+      const hashOf = (code: string) => `'sha256-${createHash("sha256").update(code).digest("base64")}'`;
+      const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => hashOf(m[1] ?? ""));
+      const styles = [...html.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((m) => hashOf(m[1] ?? ""));
+      expect(scripts).toHaveLength(1);
+      expect(styles).toHaveLength(1);
+      expect(policy.get("script-src")).toEqual(scripts);
+      expect(policy.get("style-src")).toEqual(styles);
+      // Nothing else inline, which the policy would block: no style attributes, no event handler attributes.
+      expect(html).not.toMatch(/\sstyle="/);
+      expect(html).not.toMatch(/\son[a-z]+="/);
+      expect(html).not.toMatch(/<script\s/);
+      expect(res.headers.get("x-frame-options")).toBe("DENY");
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    }
+    // Every other answer is not to be sniffed either.
+    for (const res of [await curator.app.request("/health"), await curator.app.request("/v1/datasets")])
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
   });
 
   it("refuses form posts from another origin", async () => {
