@@ -1,8 +1,10 @@
 /**
- * @module API tokens and the audit log. A token is `sv_` and 32 random bytes (base64url), shown once when
- * created and stored as its sha256; it carries one role. Verifying a token is a lookup by that hash, kept for a
- * few seconds in memory; revoking one here takes effect at once. The audit log says who did what to which
- * target, and when.
+ * @module API tokens, the review page's sessions and the audit log. A token is `sv_` and 32 random bytes
+ * (base64url), shown once when created and stored as its sha256; it carries one role. Verifying a token is a
+ * lookup by that hash, kept for a few seconds in memory; revoking one here takes effect at once. Signing in to
+ * the review page makes a session from a token: a random id for the browser's cookie, stored as its sha256,
+ * that expires, ends when its token is revoked and is deleted at sign-out, so the cookie never holds the token
+ * and a copied cookie stops working. The audit log says who did what to which target, and when.
  */
 import { randomBytes } from "node:crypto";
 import type { Database } from "@sovereign/db";
@@ -17,10 +19,10 @@ import {
 } from "@sovereign/http";
 import { tables } from "@sovereign/schemas";
 import { sha256Hex } from "@sovereign/shards";
-import { and, desc, eq, isNull, type SQL } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lte, type SQL } from "drizzle-orm";
 import type { Env, MiddlewareHandler } from "hono";
 
-const { apiTokens, auditLog } = tables;
+const { apiTokens, auditLog, pageSessions } = tables;
 
 export type TokenInfo = {
   id: string;
@@ -51,6 +53,7 @@ export class AccessControl {
     return authorize<E>({
       ...options,
       verify: (token) => this.verify(token),
+      verifySession: (session) => this.verifySession(session),
       audit: (entry) => this.record(entry.principal, entry.action, entry.target, entry.requestId),
     });
   }
@@ -101,6 +104,8 @@ export class AccessControl {
       .returning();
     const current = row ?? (await this.db.select().from(apiTokens).where(eq(apiTokens.id, id)))[0];
     if (!current) throw notFound(`token ${id}`);
+    // Its sessions would be refused anyway (they count only while the token is not revoked): they go too.
+    await this.db.delete(pageSessions).where(eq(pageSessions.tokenId, id));
     this.cache.clear();
     if (row) await this.record(by, "token.revoke", { token: id });
     return info(current);
@@ -127,6 +132,40 @@ export class AccessControl {
         .where(eq(apiTokens.id, row.id));
     }
     return principal;
+  }
+
+  /** A review-page session for a token's principal, valid for `hours`; `session` is the cookie's value. */
+  async createSession(principal: Principal, hours: number): Promise<{ session: string; expiresAt: Date }> {
+    const now = Date.now();
+    // Expired sessions are of no use to anyone: sign-ins clear them out.
+    await this.db.delete(pageSessions).where(lte(pageSessions.expiresAt, new Date(now)));
+    const session = randomBytes(32).toString("base64url");
+    const expiresAt = new Date(now + hours * 3600_000);
+    await this.db
+      .insert(pageSessions)
+      .values({ sessionSha256: sha256Hex(session), tokenId: principal.tokenId, expiresAt });
+    return { session, expiresAt };
+  }
+
+  /** The principal of a session that has not expired, signed out or lost its token, or undefined. */
+  async verifySession(session: string): Promise<Principal | undefined> {
+    const [row] = await this.db
+      .select({ tokenId: apiTokens.id, name: apiTokens.name, role: apiTokens.role })
+      .from(pageSessions)
+      .innerJoin(apiTokens, eq(apiTokens.id, pageSessions.tokenId))
+      .where(
+        and(
+          eq(pageSessions.sessionSha256, sha256Hex(session)),
+          gt(pageSessions.expiresAt, new Date()),
+          isNull(apiTokens.revokedAt),
+        ),
+      );
+    return row;
+  }
+
+  /** Sign out: the session is deleted, so its cookie no longer opens anything, even if replayed. */
+  async endSession(session: string): Promise<void> {
+    await this.db.delete(pageSessions).where(eq(pageSessions.sessionSha256, sha256Hex(session)));
   }
 
   /** One audit entry: `principal` undefined is the command line (or a call with access control off). */

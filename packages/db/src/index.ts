@@ -7,6 +7,7 @@ import { dirname, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { migrationsFolder } from "@sovereign/migrations";
 import { tables } from "@sovereign/schemas";
+import { isRunning, type ProcessOwner, thisProcess } from "@sovereign/shards/owner";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
@@ -123,15 +124,20 @@ export function redactUrl(url: string): string {
 
 /**
  * PGlite is one process's database: a second process opening the same directory would corrupt it. A lock
- * file beside the directory turns that into a clear error naming the process that holds it.
+ * file beside the directory turns that into a clear error naming the process that holds it. The lock records
+ * the holder's pid and start time, so a lock left by a process that is gone is taken over even when its pid
+ * now belongs to another live process (after a restart, say).
  */
 export function lockDataDir(dataDir: string): () => void {
   const lockPath = `${resolve(dataDir)}.lock`;
   if (heldHere.has(lockPath)) throw new DatabaseLockedError(dataDir, process.pid);
   mkdirSync(dirname(lockPath), { recursive: true });
+  const self = thisProcess();
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      writeFileSync(lockPath, String(process.pid), { flag: "wx" });
+      writeFileSync(lockPath, JSON.stringify({ pid: self.pid, startTime: self.startTime ?? null }), {
+        flag: "wx",
+      });
       heldHere.add(lockPath);
       return () => {
         heldHere.delete(lockPath);
@@ -139,15 +145,32 @@ export function lockDataDir(dataDir: string): () => void {
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const holder = Number(readFileSync(lockPath, "utf8").trim());
+      const holder = readLock(lockPath);
       // Our own pid in a lock we do not hold is a leftover from an earlier process (a restarted container).
-      if (holder && holder !== process.pid && isAlive(holder)) {
-        throw new DatabaseLockedError(dataDir, holder);
+      if (holder && holder.pid !== process.pid && isRunning(holder)) {
+        throw new DatabaseLockedError(dataDir, holder.pid);
       }
       rmSync(lockPath, { force: true });
     }
   }
   throw new DatabaseLockedError(dataDir, 0);
+}
+
+/** The holder a lock file names: `{pid, startTime}`, or a bare pid as older versions wrote it. */
+function readLock(lockPath: string): ProcessOwner | undefined {
+  let text: string;
+  try {
+    text = readFileSync(lockPath, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+  if (/^\d+$/.test(text)) return { pid: Number(text) };
+  try {
+    const { pid, startTime } = JSON.parse(text) as { pid?: unknown; startTime?: unknown };
+    if (typeof pid === "number" && Number.isInteger(pid) && pid > 0)
+      return { pid, startTime: typeof startTime === "string" ? startTime : undefined };
+  } catch {}
+  return undefined;
 }
 
 /** Lock files this process holds. */
@@ -162,15 +185,6 @@ export class DatabaseLockedError extends Error {
       `the embedded database at ${dataDir} is in use by process ${pid || "(unknown)"}. ` +
         "Stop that process, talk to it over HTTP, or set DATABASE_URL to share a PostgreSQL server.",
     );
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

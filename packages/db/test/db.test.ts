@@ -1,6 +1,8 @@
+import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { processStartTime } from "@sovereign/shards/owner";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatabaseLockedError, lockDataDir, openDatabase, redactUrl, rowsOf } from "../src/index";
@@ -26,6 +28,7 @@ describe.each(testDatabaseKinds())("migrations on %s", (kind) => {
         "dedup_exact_keys",
         "dedup_signatures",
         "hub_pushes",
+        "page_sessions",
         "pipeline_runs",
         "pipeline_units",
         "publications",
@@ -104,7 +107,10 @@ describe("embedded database directory", () => {
     const dataDir = join(dir, "stale");
     await writeFile(`${dataDir}.lock`, "2147483646");
     const release = lockDataDir(dataDir);
-    expect(await readFile(`${dataDir}.lock`, "utf8")).toBe(String(process.pid));
+    expect(JSON.parse(await readFile(`${dataDir}.lock`, "utf8"))).toEqual({
+      pid: process.pid,
+      startTime: processStartTime(process.pid) ?? null,
+    });
     release();
     // A restarted container gets the same pid as the process that left the lock behind.
     await writeFile(`${dataDir}.lock`, String(process.pid));
@@ -112,6 +118,32 @@ describe("embedded database directory", () => {
     expect(() => lockDataDir(dataDir)).toThrow(DatabaseLockedError);
     again();
   });
+
+  it.skipIf(process.platform !== "linux")(
+    "takes over a lock whose pid now names another live process, and not one whose holder still runs",
+    async () => {
+      const dataDir = join(dir, "reused");
+      // A live process that is not us: its pid with another start time is what a reused pid looks like.
+      const other = spawn("sleep", ["60"], { stdio: "ignore" });
+      try {
+        const pid = other.pid as number;
+        await expect.poll(() => processStartTime(pid)).toBeDefined();
+        const started = processStartTime(pid) as string;
+        await writeFile(`${dataDir}.lock`, JSON.stringify({ pid, startTime: String(Number(started) + 1) }));
+        const release = lockDataDir(dataDir);
+        expect(JSON.parse(await readFile(`${dataDir}.lock`, "utf8")).pid).toBe(process.pid);
+        release();
+
+        await writeFile(`${dataDir}.lock`, JSON.stringify({ pid, startTime: started }));
+        expect(() => lockDataDir(dataDir)).toThrow(`is in use by process ${pid}`);
+        // A lock written before start times were recorded still protects a live holder.
+        await writeFile(`${dataDir}.lock`, String(pid));
+        expect(() => lockDataDir(dataDir)).toThrow(`is in use by process ${pid}`);
+      } finally {
+        other.kill();
+      }
+    },
+  );
 
   it("never prints a password from a database URL", () => {
     expect(redactUrl("postgres://user:secret@db:5432/x")).toBe("postgres://user:***@db:5432/x");

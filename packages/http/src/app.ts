@@ -57,6 +57,11 @@ export function createServiceApp<E extends Env & ServiceEnv>(options: {
   });
 
   app.use(requestId({ headerName: "X-Request-Id" }));
+  // No answer is to be sniffed into another type than it says (a JSONL sample served as HTML, say).
+  app.use(async (c, next) => {
+    await next();
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+  });
   app.use(async (c, next) => {
     const log = logger.child({ requestId: c.get("requestId") });
     // biome-ignore lint/suspicious/noExplicitAny: the service's own variables, typed by `E` at the call site.

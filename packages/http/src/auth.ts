@@ -20,8 +20,8 @@ export type Principal = { tokenId: string; name: string; role: Role };
 
 /**
  * One route's rule: the roles that may call it, or `public`; `action` names it in the audit log. A `page` is
- * a browser page: its token may also come from the session cookie, and a caller without a valid one is sent
- * to the sign-in page instead of getting a 401.
+ * a browser page: its caller may also be the signed-in session of its cookie, and a caller without a valid
+ * one is sent to the sign-in page instead of getting a 401.
  */
 export type AccessRule = { roles: readonly Role[] | "public"; action?: string; page?: boolean };
 
@@ -41,10 +41,12 @@ export type AuthOptions = {
   policy: AccessPolicy;
   /** The principal a token stands for, or undefined for an unknown or revoked token. */
   verify(token: string): Promise<Principal | undefined>;
+  /** For `page` rules: the principal of a session cookie's value, or undefined for one expired or ended. */
+  verifySession?(session: string): Promise<Principal | undefined>;
   /** With `false`, no token is asked for (a local demo, tests of other things); the policy still must cover the route. */
   enabled: boolean;
   audit?(entry: AuditEntry, c: Context): Promise<void>;
-  /** For `page` rules: the cookie that holds the signed-in token, and where to sign in. */
+  /** For `page` rules: the cookie that holds the session, and where to sign in. */
   pages?: { cookie: string; signIn: string };
 };
 
@@ -71,8 +73,14 @@ export function authorize<E extends Env>(options: AuthOptions): MiddlewareHandle
     let principal: Principal | undefined;
     if (rule.roles !== "public" && options.enabled) {
       const pages = rule.page ? options.pages : undefined;
-      const token = bearerToken(c) ?? (pages ? getCookie(c, pages.cookie) : undefined);
-      principal = token ? await options.verify(token) : undefined;
+      const token = bearerToken(c);
+      // The cookie holds a session, never a token: it is honoured on pages only, so it cannot reach the API.
+      const session = !token && pages ? getCookie(c, pages.cookie) : undefined;
+      principal = token
+        ? await options.verify(token)
+        : session && options.verifySession
+          ? await options.verifySession(session)
+          : undefined;
       if (!principal && pages) {
         // A page: sign in, then come back (to the page itself after a form post).
         const back =
@@ -82,7 +90,7 @@ export function authorize<E extends Env>(options: AuthOptions): MiddlewareHandle
           sameSite && back ? `?next=${encodeURIComponent(back.replace(new URL(c.req.url).origin, ""))}` : "";
         return c.redirect(`${pages.signIn}${to}`, 303);
       }
-      if (!token)
+      if (!token && !session)
         throw new ServiceError(
           "UNAUTHORIZED",
           `${key} needs an API token (Authorization: Bearer <token>) of role ${rule.roles.join(", ")}`,

@@ -17,6 +17,8 @@ export const errorStatus = {
   INTERNAL: 500,
   /** A remote service we called (the Hugging Face Hub, say) failed or refused. */
   UPSTREAM_ERROR: 502,
+  /** The service cannot serve now (its database does not answer). */
+  UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof errorStatus;

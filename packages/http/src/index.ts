@@ -2,3 +2,4 @@
 export * from "./app";
 export * from "./auth";
 export * from "./errors";
+export * from "./health";

@@ -3,11 +3,11 @@
  * and refuses bytes that do not match; every write lands atomically (temp file, fsync, rename), so a crash
  * never leaves a partial blob under a real name.
  */
-import { randomBytes } from "node:crypto";
 import { createReadStream, type ReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { isSha256Hex, sha256Hex } from "./hashing";
+import { scratchName } from "./owner";
 
 /** What a blob is to the caller, for error messages: e.g. `shard data/train-00000-of-00001.parquet of version 3f2a…`. */
 export type BlobLabel = string;
@@ -68,7 +68,7 @@ export class LocalBlobStore implements BlobStore {
     const tmpDir = join(this.root, "tmp");
     await mkdir(tmpDir, { recursive: true });
     await mkdir(join(target, ".."), { recursive: true });
-    const tmp = join(tmpDir, `${sha256}.${process.pid}.${randomBytes(4).toString("hex")}`);
+    const tmp = join(tmpDir, scratchName(`${sha256}.`, "."));
     const handle = await open(tmp, "wx");
     try {
       await handle.writeFile(bytes);

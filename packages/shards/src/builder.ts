@@ -4,7 +4,6 @@
  * written to the blob store as they fill, and the per-sample index is spilled to a temporary file. Full
  * shards are encoded by worker threads while the caller goes on adding samples.
  */
-import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { appendFile, mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -22,6 +21,7 @@ import type { BlobStore } from "./blob-store";
 import { datasetCard } from "./card";
 import { canonicalJson, hasJsonForm } from "./hashing";
 import { configHash, manifestBytes, manifestHash, schemaFingerprint, shardPath } from "./manifest";
+import { scratchName } from "./owner";
 import { type EncodedShard, type EncodeJob, encodeShard, JsonRows, runShardJob } from "./shard-jobs";
 import { defaultWorkerCount, WorkerPool } from "./worker-pool";
 
@@ -175,7 +175,8 @@ export class DatasetBuilder {
     this.workersAfter = options.workers === undefined ? WORKERS_AFTER_BYTES : 0;
     if (!Number.isInteger(this.workers) || this.workers < 0)
       throw new Error(`workers must be a whole number, got ${options.workers}`);
-    this.scratch = join(options.scratchDir, `build-${process.pid}-${randomBytes(6).toString("hex")}`);
+    // Named for this process, so scratch a killed build leaves is recognised and removed (removeStaleScratch).
+    this.scratch = join(options.scratchDir, scratchName("build-", "-"));
     this.rejectedFile = join(this.scratch, "rejected.jsonl");
   }
 

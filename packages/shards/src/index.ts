@@ -5,6 +5,7 @@ export * from "./card";
 export * from "./hashing";
 export * from "./inputs";
 export * from "./manifest";
+export * from "./owner";
 export * from "./parquet";
 export * from "./verify";
 export * from "./worker-pool";

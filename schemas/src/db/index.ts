@@ -4,6 +4,7 @@ export * from "./dataset-versions";
 export * from "./datasets";
 export * from "./dedup-index";
 export * from "./hub-pushes";
+export * from "./page-sessions";
 export * from "./pipeline-runs";
 export * from "./rejected-records";
 export * from "./review";

@@ -23,6 +23,7 @@ import { registerUploadRoutes } from "./routes/uploads";
 import { registerVersionRoutes } from "./routes/versions";
 import type { RunManager } from "./runs";
 import type { UploadStore } from "./uploads";
+import { PAGE_HEADERS } from "./web/layout";
 import { errorPage, isPagePath, registerReviewPages, SESSION_COOKIE } from "./web/pages";
 
 export type AppDeps = {
@@ -30,7 +31,8 @@ export type AppDeps = {
   runs: RunManager;
   uploads: UploadStore;
   logger: Logger;
-  database: { kind: string; location: string };
+  /** Resolves when the database answers (`SELECT 1`), for /health. */
+  probeDatabase(): Promise<unknown>;
   access: AccessControl;
   reviews: ReviewQueues;
   config: CuratorConfig;
@@ -57,6 +59,13 @@ export function createApp(deps: AppDeps): App {
       set("config", deps.config);
     },
   });
+  // The review pages' security headers, on every answer under /review: its error pages too, those of the
+  // access check below included.
+  app.use(async (c, next) => {
+    await next();
+    if (isPagePath(c.req.path))
+      for (const [name, value] of Object.entries(PAGE_HEADERS)) c.res.headers.set(name, value);
+  });
   // Before every route: the caller's token and role against the route's rule (policy.ts).
   app.use(
     deps.access.middleware<AppEnv>({
@@ -66,7 +75,7 @@ export function createApp(deps: AppDeps): App {
     }),
   );
 
-  registerHealthRoutes(app, deps.database);
+  registerHealthRoutes(app, deps.probeDatabase);
   registerDatasetRoutes(app);
   registerUploadRoutes(app);
   registerVersionRoutes(app);
@@ -76,7 +85,11 @@ export function createApp(deps: AppDeps): App {
   registerRunRoutes(app);
   registerAccessRoutes(app);
   registerReviewRoutes(app);
-  registerReviewPages(app, { auth: deps.auth, publicUrl: deps.config.publicUrl });
+  registerReviewPages(app, {
+    auth: deps.auth,
+    publicUrl: deps.config.publicUrl,
+    sessionHours: deps.config.sessionHours,
+  });
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {

@@ -2,14 +2,14 @@
  * @module The `curator` command line: serve the API, migrate, run the demo, and build, list, show, verify,
  * commit and export dataset versions, all over the same registry code as the HTTP API.
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { TokenUsageError, tokenCommand } from "@sovereign/access";
 import { demoDataset } from "@sovereign/pipelines";
 import { DatasetKind, SPLIT_NAME } from "@sovereign/schemas";
-import type { InputFile } from "@sovereign/shards";
+import { type InputFile, removeStaleScratch, scratchName } from "@sovereign/shards";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, loadConfig } from "./config";
 import { CuratorError } from "./errors";
@@ -373,17 +373,46 @@ async function exportVersion(args: string[], registry: Registry): Promise<number
     ...manifest.shards.map((s) => s.path),
     ...manifest.rejected.map((r) => r.path),
   ];
+  await assertExportTarget(dir);
+  // Written beside the target and renamed into place at the end, so a failed export leaves no partial folder.
+  const partial = `.${basename(dir)}.partial-`;
+  await removeStaleScratch(dirname(dir), partial, "-");
+  const temporary = join(dirname(dir), scratchName(partial, "-"));
   const progress = new Progress(`export ${hash.slice(0, 12)}`);
-  for (const [i, path] of paths.entries()) {
-    const file = await registry.versionFile(hash, path);
-    const bytes = await registry.store.get(file.sha256, file.label);
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), bytes);
-    progress.update(`${i + 1}/${paths.length} files`);
+  try {
+    for (const [i, path] of paths.entries()) {
+      const file = await registry.versionFile(hash, path);
+      const bytes = await registry.store.get(file.sha256, file.label);
+      await mkdir(dirname(join(temporary, path)), { recursive: true });
+      await writeFile(join(temporary, path), bytes);
+      progress.update(`${i + 1}/${paths.length} files`);
+    }
+    await assertExportTarget(dir);
+    await rmdir(dir).catch(() => {});
+    await rename(temporary, dir);
+  } catch (error) {
+    await rm(temporary, { recursive: true, force: true });
+    throw error;
+  } finally {
+    progress.done();
   }
-  progress.done();
   process.stdout.write(`exported version ${hash} to ${dir} (${paths.length} files, every one verified)\n`);
   return 0;
+}
+
+/** An export goes to a new or empty folder: one with files in it is refused, never mixed with or replaced. */
+async function assertExportTarget(dir: string): Promise<void> {
+  const entries = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return [];
+    if (error.code === "ENOTDIR")
+      throw new CuratorError("CONFLICT", `export: ${dir} is a file, not a folder`);
+    throw error;
+  });
+  if (entries.length)
+    throw new CuratorError(
+      "CONFLICT",
+      `export: ${dir} is not empty; give a new or empty folder (nothing was written)`,
+    );
 }
 
 async function demo(args: string[], config: ReturnType<typeof loadConfig>): Promise<number> {

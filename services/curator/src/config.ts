@@ -57,6 +57,8 @@ export const ConfigSchema = z.object({
    * first with `curator token create --role admin`); `off`: no tokens asked for, for a local demo only.
    */
   CURATOR_AUTH: z.enum(["on", "off"]).default("on"),
+  /** How long a sign-in to the review page lasts. */
+  CURATOR_SESSION_HOURS: z.coerce.number().positive().default(12),
   /** Publishing from a review queue: the least share of reviewed samples kept, and whether every item needs its decisions. */
   CURATOR_PUBLISH_MIN_ACCEPTANCE: z.coerce.number().min(0).max(1).default(0.8),
   CURATOR_PUBLISH_REQUIRE_FINISHED: z.enum(["true", "false"]).default("true"),
@@ -84,6 +86,8 @@ export type CuratorConfig = {
   teacher: { baseUrl: string | undefined; model: string | undefined };
   /** Whether API tokens are asked for (CURATOR_AUTH). */
   auth: boolean;
+  /** How long a review-page session lasts (CURATOR_SESSION_HOURS). */
+  sessionHours: number;
   publish: { minAcceptance: number; requireFinished: boolean };
   logLevel: z.infer<typeof ConfigSchema>["LOG_LEVEL"];
 };
@@ -117,6 +121,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shardLimits: { maxRows: e.CURATOR_SHARD_MAX_ROWS, maxBytes: e.CURATOR_SHARD_MAX_BYTES },
     teacher: { baseUrl: e.TEACHER_BASE_URL, model: e.TEACHER_MODEL },
     auth: e.CURATOR_AUTH === "on",
+    sessionHours: e.CURATOR_SESSION_HOURS,
     publish: {
       minAcceptance: e.CURATOR_PUBLISH_MIN_ACCEPTANCE,
       requireFinished: e.CURATOR_PUBLISH_REQUIRE_FINISHED === "true",

@@ -52,7 +52,7 @@ export const curatorPolicy: AccessPolicy = {
   "POST /v1/review-queues/:id/items/:item/decision": { roles: reviewers, action: "review.decide" },
   "POST /v1/review-queues/:id/publish": { roles: builders, action: "version.publish" },
 
-  // The reviewers' web page (web/pages.tsx): signed in with a token kept in a cookie.
+  // The reviewers' web page (web/pages.tsx): signed in to a session whose id is kept in a cookie.
   "GET /review/sign-in": { roles: "public" },
   "POST /review/sign-in": { roles: "public" },
   "POST /review/sign-out": { roles: "public" },

@@ -16,6 +16,7 @@ import { createLogger, type Logger } from "./logger";
 import { Registry } from "./registry";
 import { ReviewQueues } from "./review";
 import { RunManager } from "./runs";
+import { sweepScratch } from "./scratch";
 import { UploadStore } from "./uploads";
 
 export type Curator = {
@@ -46,6 +47,10 @@ export async function openCurator(
     options.database ??
       (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dataDir: config.pgDir })),
   );
+  // Scratch that killed builds left behind; a live process's is kept (scratch.ts).
+  await sweepScratch(config, logger).catch((error: unknown) =>
+    logger.warn({ err: error }, "could not remove the scratch of processes that no longer run"),
+  );
   const store = new LocalBlobStore(config.blobDir);
   const registry = new Registry(database.db, store, {
     scratchDir: config.scratchDir,
@@ -72,7 +77,7 @@ export async function openCurator(
     config,
     auth: config.auth,
     logger,
-    database: { kind: database.kind, location: database.location },
+    probeDatabase: () => database.executeSql("SELECT 1"),
   });
   return {
     config,

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { testDatabaseKinds } from "@sovereign/db/testing";
 import { tables } from "@sovereign/schemas";
@@ -61,10 +61,23 @@ describe.each(testDatabaseKinds())("curator API on %s", (kind) => {
     return { res, body: (await res.json()) as Record<string, any> };
   }
 
-  it("reports health and the database kind", async () => {
+  it("reports health without saying which database it runs on, and 503 once the database does not answer", async () => {
     const res = await request("/health");
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: "ok", database: { kind } });
+    expect(await res.json()).toEqual({ status: "ok" });
+
+    const down = await createTestCurator(kind);
+    try {
+      await down.database.close();
+      const gone = await down.app.request("/health");
+      expect(gone.status).toBe(503);
+      const body = (await gone.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe("UNAVAILABLE");
+      expect(body.error.message).toBe("the service cannot serve: its database does not answer");
+    } finally {
+      // Its database is closed already: closing it again fails, and the folder goes anyway.
+      await down.cleanup().catch(() => rm(down.dir, { recursive: true, force: true }));
+    }
   });
 
   it("creates, lists and gets datasets, refusing duplicates and bad names", async () => {

@@ -98,6 +98,12 @@ describe("curator CLI", { timeout: 180_000 }, () => {
     for (const shard of manifest.shards)
       expect(sha256Hex(await readFile(join(out, shard.path)))).toBe(shard.sha256);
     expect(await readFile(join(out, "README.md"), "utf8")).toContain(`config_name: default`);
+    // A folder with files in it is not exported into, and keeps what it had.
+    await writeFile(join(out, "notes.txt"), "mine");
+    const into = await curator(dataDir, "export", hash, out);
+    expect(into.code).toBe(1);
+    expect(into.stderr).toContain(`export: ${out} is not empty; give a new or empty folder`);
+    expect(await readFile(join(out, "notes.txt"), "utf8")).toBe("mine");
 
     // Pushed to a Hub dataset repo (the test server on loopback), once it is allowed to leave unpublished.
     const hub = await startHubTestServer({ writeToken: "hf_cli_token" });
@@ -149,6 +155,11 @@ describe("curator CLI", { timeout: 180_000 }, () => {
     expect(bad.stdout).toContain(`BAD  ${train.path}`);
     expect(bad.stdout).toContain(`shard ${train.path} of version ${hash}`);
     expect(bad.stdout).toContain("FAILED verification: 1 bad file");
+    // An export that fails half-way (at the corrupt shard) leaves no folder behind, partial or temporary.
+    const failed = await curator(dataDir, "export", hash, join(dir, "export-bad"));
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain(`shard ${train.path} of version ${hash}`);
+    expect((await readdir(dir)).filter((name) => name.includes("export-bad"))).toEqual([]);
   });
 
   it("lists every bad line with file:line and fails, or keeps the good ones within --max-rejected", async () => {

@@ -2,8 +2,9 @@
  * The reviewers' web page in a real browser: Playwright drives Chromium (CHROMIUM_PATH, default
  * /usr/bin/chromium) against the curator served over HTTP on loopback. A reviewer signs in with a token,
  * opens a queue and reviews it to the end with the keyboard alone (accepting, rejecting with a reason,
- * editing one sample and checking the diff), then opens the metrics; the decisions, the edit and the audit
- * entries are then read from the database. Screenshots of each screen go to .test-output/screenshots/review-page.
+ * editing one sample and checking the diff), then opens the metrics, and signs out; the decisions, the edit
+ * and the audit entries are then read from the database. The page runs under its Content-Security-Policy,
+ * which Chromium enforces: the keyboard script and the styles work, and nothing is refused. Screenshots of each screen go to .test-output/screenshots/review-page.
  *
  * Without Chromium the test is skipped, except under CI, where a missing browser is a failure.
  */
@@ -109,6 +110,8 @@ describe.skipIf(!haveBrowser && !process.env.CI)(
     let queue: string;
     let version: string;
     let reviewer: { id: string; token: string };
+    /** What Chromium refused under the pages' Content-Security-Policy. */
+    const refused: string[] = [];
 
     beforeAll(async () => {
       if (!haveBrowser)
@@ -152,6 +155,9 @@ describe.skipIf(!haveBrowser && !process.env.CI)(
         ],
       });
       page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      page.on("console", (message) => {
+        if (/Content Security Policy/i.test(message.text())) refused.push(message.text());
+      });
     });
 
     afterAll(async () => {
@@ -204,7 +210,10 @@ describe.skipIf(!haveBrowser && !process.env.CI)(
           await shot("04-item-tool-call");
           await pressAndWait("a");
         } else if (sampleId === "to-reject") {
+          // The style sheet applies: the reject panel stays hidden until r opens it.
+          expect(await page.locator("#reject-panel").isVisible()).toBe(false);
           await page.keyboard.press("r");
+          expect(await page.locator("#reject-panel").isVisible()).toBe(true);
           await expect(page.locator("#reject-panel.open").count()).resolves.toBe(1);
           await page.keyboard.press("3"); // bad-thai
           await shot("05-reject-panel");
@@ -234,6 +243,18 @@ describe.skipIf(!haveBrowser && !process.env.CI)(
       const strata = (await page.locator('[data-table="strata"]').textContent()) ?? "";
       expect(strata).toContain("75.0%"); // 3 of 4 kept (an edit keeps the sample)
       await shot("08-metrics");
+      expect(refused).toEqual([]);
+
+      // Signing out ends the session: the page sends the browser to sign in, even with the old cookie put back.
+      const [cookie] = await page.context().cookies();
+      expect(cookie?.name).toBe("curator_session");
+      expect(cookie?.value).not.toContain(reviewer.token);
+      expect(cookie?.httpOnly).toBe(true);
+      await page.locator("header form button").click();
+      await page.waitForURL(/\/review\/sign-in$/);
+      await page.context().addCookies([cookie as NonNullable<typeof cookie>]);
+      await page.goto(`${base}/review`);
+      expect(new URL(page.url()).pathname).toBe("/review/sign-in");
 
       // The database holds what the reviewer did: four decisions, the rejection's reason, the edit as revision 1.
       const db = curator.database.db;

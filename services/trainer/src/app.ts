@@ -1,6 +1,6 @@
 /** @module The trainer HTTP app: the training runs API, the engine protocol, and the OpenAPI document. */
 import type { AccessControl } from "@sovereign/access";
-import { createServiceApp } from "@sovereign/http";
+import { checkHealth, createServiceApp } from "@sovereign/http";
 import type { Logger } from "pino";
 import type { TrainerConfig } from "./config";
 import type { TrainerApp, TrainerEnv } from "./context";
@@ -20,6 +20,8 @@ export type TrainerDeps = {
   data: DataPlane;
   rollouts: RolloutScorer;
   logger: Logger;
+  /** Resolves when the database answers (`SELECT 1`), for /health. */
+  probeDatabase(): Promise<unknown>;
 };
 
 export function createTrainerApp(deps: TrainerDeps): TrainerApp {
@@ -35,7 +37,10 @@ export function createTrainerApp(deps: TrainerDeps): TrainerApp {
   });
   // Before every route: the caller's token and role against the route's rule (policy.ts).
   app.use(deps.access.middleware<TrainerEnv>({ policy: trainerPolicy, enabled: deps.config.auth }));
-  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.get("/health", async (c) => {
+    await checkHealth(deps.probeDatabase, c.get("logger"));
+    return c.json({ status: "ok" });
+  });
   registerRunRoutes(app);
   registerEngineRoutes(app);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });

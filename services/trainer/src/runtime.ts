@@ -57,7 +57,16 @@ export async function openTrainer(
   const rollouts = new RolloutScorer(data, judge);
   const supervisor = new Supervisor({ config, versions, runs, store, data, logger });
   const access = new AccessControl(database.db);
-  const app = createTrainerApp({ config, access, runs, supervisor, data, rollouts, logger });
+  const app = createTrainerApp({
+    config,
+    access,
+    runs,
+    supervisor,
+    data,
+    rollouts,
+    logger,
+    probeDatabase: () => database.executeSql("SELECT 1"),
+  });
   return {
     config,
     database,

@@ -6,9 +6,13 @@
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { openTestDatabase } from "@sovereign/db/testing";
 import { ROLES, type Role } from "@sovereign/http";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config";
 import { engineRoutes, trainerPolicy } from "../src/policy";
+import { openTrainer } from "../src/runtime";
 import { createStack, type TestStack, waitForRun } from "./helpers";
 
 const ID = "00000000-0000-4000-8000-000000000000";
@@ -85,6 +89,28 @@ describe("trainer access control", { timeout: 120_000 }, () => {
     }
     expect(checked).toBe(25);
     expect((await stack.request("/health")).status).toBe(200);
+  });
+
+  it("says at /health only whether it can serve, and 503 once its database does not answer", async () => {
+    const up = await stack.request("/health");
+    expect(up.status).toBe(200);
+    expect(await up.json()).toEqual({ status: "ok" });
+    const database = await openTestDatabase("pglite");
+    const trainer = await openTrainer(
+      loadConfig({ CURATOR_DATA_DIR: join(stack.dir, "curator"), TRAINER_DATA_DIR: join(stack.dir, "down") }),
+      { database, logger: pino({ level: "silent" }) },
+    );
+    try {
+      await database.close();
+      const down = await trainer.app.request("/health");
+      expect(down.status).toBe(503);
+      expect(await errorOf(down)).toMatchObject({
+        code: "UNAVAILABLE",
+        message: "the service cannot serve: its database does not answer",
+      });
+    } finally {
+      await trainer.close();
+    }
   });
 
   it("answers the engine protocol only with the run's engine token, not with an API token", async () => {

@@ -1,6 +1,11 @@
-/** @module GET /health: liveness plus which database the service runs on. */
+/**
+ * @module GET /health: public, so it says only whether the curator can serve (its database answers), never
+ * which database it runs on or where.
+ */
 import { createRoute, z } from "@hono/zod-openapi";
+import { checkHealth } from "@sovereign/http";
 import type { App } from "../context";
+import { errorResponse } from "./common";
 
 const route = createRoute({
   method: "get",
@@ -8,19 +13,16 @@ const route = createRoute({
   tags: ["health"],
   responses: {
     200: {
-      description: "The service is up",
-      content: {
-        "application/json": {
-          schema: z.object({
-            status: z.literal("ok"),
-            database: z.object({ kind: z.string(), location: z.string() }),
-          }),
-        },
-      },
+      description: "The service is up and its database answers",
+      content: { "application/json": { schema: z.object({ status: z.literal("ok") }) } },
     },
+    503: errorResponse("The database does not answer"),
   },
 });
 
-export function registerHealthRoutes(app: App, database: { kind: string; location: string }) {
-  app.openapi(route, (c) => c.json({ status: "ok" as const, database }, 200));
+export function registerHealthRoutes(app: App, probe: () => Promise<unknown>) {
+  app.openapi(route, async (c) => {
+    await checkHealth(probe, c.get("logger"));
+    return c.json({ status: "ok" as const }, 200);
+  });
 }

@@ -1,9 +1,12 @@
 /**
  * @module The review page's frame: the document, its styles (a Thai-first font stack), the header with who is
  * signed in, and the small script behind the keyboard shortcuts. Any element with `data-key="x"` is clicked
- * when x is pressed outside a text field; `?` lists them.
+ * when x is pressed outside a text field; `?` lists them. The styles and the script are the page's only inline
+ * code, and the pages' Content-Security-Policy (`PAGE_HEADERS`) allows exactly them, by hash: no other script,
+ * style, frame, plugin or form target runs on a review page.
  */
 
+import { createHash } from "node:crypto";
 import { raw } from "hono/html";
 import type { Child } from "hono/jsx";
 
@@ -24,8 +27,10 @@ a { color: var(--accent); }
 table { border-collapse: collapse; width: 100%; background: #fff; }
 th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-size: .85rem; color: var(--muted); font-weight: 600; }
-.bar { width: 10rem; height: .6rem; background: #e6e9ee; border-radius: .3rem; overflow: hidden; display: inline-block; vertical-align: middle; }
-.bar > span { display: block; height: 100%; background: var(--good); }
+progress.bar { appearance: none; width: 10rem; height: .6rem; border: 0; background: #e6e9ee; border-radius: .3rem; overflow: hidden; vertical-align: middle; }
+progress.bar::-webkit-progress-bar { background: #e6e9ee; }
+progress.bar::-webkit-progress-value { background: var(--good); }
+progress.bar::-moz-progress-bar { background: var(--good); }
 kbd { font-family: var(--mono); font-size: .8rem; border: 1px solid var(--line); border-bottom-width: 2px; border-radius: .25rem; padding: 0 .3rem; background: #fff; }
 .muted { color: var(--muted); } .small { font-size: .85rem; }
 .card { background: #fff; border: 1px solid var(--line); border-radius: .5rem; padding: .75rem 1rem; margin: .6rem 0; }
@@ -126,6 +131,26 @@ const script = `
 })();
 `;
 
+const sha256 = (text: string) => `'sha256-${createHash("sha256").update(text).digest("base64")}'`;
+
+/** Headers of every review page, error pages included. */
+export const PAGE_HEADERS: Record<string, string> = {
+  "Content-Security-Policy": [
+    "default-src 'none'",
+    `script-src ${sha256(script)}`,
+    `style-src ${sha256(styles)}`,
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "object-src 'none'",
+  ].join("; "),
+  "X-Frame-Options": "DENY",
+  // Same-origin requests keep their Referer (the sign-in page uses it to come back); other sites get none.
+  "Referrer-Policy": "same-origin",
+  // A page holds what the reviewer saw: after sign-out, Back must not show it from the cache.
+  "Cache-Control": "no-store",
+};
+
 export type Viewer = { name: string; role: string } | undefined;
 
 export function Layout(props: { title: string; viewer: Viewer; auth: boolean; children?: Child }) {
@@ -173,9 +198,7 @@ export function Progress(props: { done: number; total: number }) {
   const share = props.total ? props.done / props.total : 0;
   return (
     <span>
-      <span class="bar" title={`${Math.round(share * 100)}%`}>
-        <span style={`width:${(share * 100).toFixed(1)}%`} />
-      </span>{" "}
+      <progress class="bar" value={props.done} max={props.total || 1} title={`${Math.round(share * 100)}%`} />{" "}
       <span class="small">
         {props.done} / {props.total}
       </span>

@@ -1,19 +1,20 @@
 /**
- * @module The reviewers' web page, served by the curator under /review: sign in with an API token (kept in an
- * HttpOnly, same-site cookie), the queues with their progress, the review screen, the edit view with a diff
- * against the original, and a queue's metrics.
+ * @module The reviewers' web page, served by the curator under /review: sign in with an API token (which makes
+ * a server-side session; the HttpOnly, same-site cookie holds the session's id, never the token), the queues
+ * with their progress, the review screen, the edit view with a diff against the original, and a queue's
+ * metrics.
  *
  * Server-rendered with hono/jsx: every screen is one request to the same process that holds the queues, so
  * the page needs no build step, no client bundle and no second copy of the access rules; forms post to the
  * server and it redirects (post/redirect/get), so a reload never decides twice. The only script is the
- * keyboard layer in layout.tsx. Pages go through the same access policy as the API (`page` rules: the token
- * may come from the cookie, and a caller without one is sent to sign in); form posts must come from the
- * page's own origin.
+ * keyboard layer in layout.tsx. Pages go through the same access policy as the API (`page` rules: the caller
+ * may be the cookie's session, and a caller without a valid one is sent to sign in); form posts must come
+ * from the page's own origin.
  */
 import { type Role, ServiceError } from "@sovereign/http";
 import { type DatasetKind, type Sample, sampleSchemas } from "@sovereign/schemas";
 import type { Context } from "hono";
-import { deleteCookie, setCookie } from "hono/cookie";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { App, AppEnv } from "../context";
 import { curatorPolicy } from "../policy";
 import type { Decision } from "../review";
@@ -109,7 +110,10 @@ async function kindOf(c: PageContext, queueId: string): Promise<DatasetKind> {
 const all = (value: unknown): string[] =>
   value === undefined ? [] : (Array.isArray(value) ? value : [value]).filter((v) => typeof v === "string");
 
-export function registerReviewPages(app: App, options: { auth: boolean; publicUrl?: string | undefined }) {
+export function registerReviewPages(
+  app: App,
+  options: { auth: boolean; publicUrl?: string | undefined; sessionHours: number },
+) {
   // Form posts only from the page itself: a browser sends Origin (or Sec-Fetch-Site) with every form post.
   app.use("/review/*", async (c, next) => {
     if (c.req.method === "POST") {
@@ -141,18 +145,22 @@ export function registerReviewPages(app: App, options: { auth: boolean; publicUr
       : !reviewerRoles.includes(principal.role)
         ? `A ${principal.role} token cannot review; ask for a reviewer token.`
         : undefined;
-    if (refused) return c.html(<SignIn next={next} error={refused} />, 400);
-    setCookie(c, SESSION_COOKIE, token, {
+    if (refused || !principal) return c.html(<SignIn next={next} error={refused} />, 400);
+    const { session } = await c.get("access").createSession(principal, options.sessionHours);
+    setCookie(c, SESSION_COOKIE, session, {
       httpOnly: true,
       sameSite: "Strict",
       path: "/review",
-      secure: new URL(c.req.url).protocol === "https:",
-      maxAge: 12 * 3600,
+      // Behind a proxy that ends TLS the request is plain HTTP, but the browser's page is PUBLIC_URL's.
+      secure: new URL(c.req.url).protocol === "https:" || options.publicUrl?.startsWith("https:") === true,
+      maxAge: Math.round(options.sessionHours * 3600),
     });
     return c.redirect(next, 303);
   });
 
-  app.post("/review/sign-out", (c) => {
+  app.post("/review/sign-out", async (c) => {
+    const session = getCookie(c, SESSION_COOKIE);
+    if (session) await c.get("access").endSession(session);
     deleteCookie(c, SESSION_COOKIE, { path: "/review" });
     return c.redirect(options.auth ? "/review/sign-in" : "/review", 303);
   });
