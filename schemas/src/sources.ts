@@ -146,7 +146,8 @@ export const FilesSource = z.strictObject({
   type: z.literal("files"),
   /**
    * Files, folders (every file below, hidden ones left out) and globs (`*` and `?` within a name, `**` for
-   * any number of folders), relative to the pipeline's base directory. Each must match at least one file.
+   * any number of folders), relative to the pipeline's base directory. Each must match at least one file. A run
+   * queued over HTTP reads only below the curator's source roots (links followed).
    */
   paths: z.array(z.string().min(1)).min(1),
   ...SourceCommon,
