@@ -212,4 +212,35 @@ describe("matchesGlob", () => {
     expect(matchesGlob(compileGlob("a+b(?).txt"), "a+b(1).txt")).toBe(true);
     expect(matchesGlob(compileGlob("a+b(?).txt"), "aab(1).txt")).toBe(false);
   });
+
+  it("matches names as the regular expressions it replaced did: * and ? over code points, dots hidden", () => {
+    const reference = (pattern: string, name: string) =>
+      (pattern.startsWith(".") || !name.startsWith(".")) &&
+      new RegExp(
+        `^${Array.from(pattern, (ch) => (ch === "*" ? "[^/]*" : ch === "?" ? "[^/]" : ch.replace(/[.+()]/g, "\\$&"))).join("")}$`,
+        "u",
+      ).test(name);
+    const alphabet = ["a", "b", ".", "ก", "😀"];
+    let seed = 11;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    const pick = (items: string[], max: number) =>
+      Array.from({ length: next() % (max + 1) }, () => items[next() % items.length]).join("");
+    for (let i = 0; i < 3_000; i++) {
+      const pattern = pick([...alphabet, "*", "?"], 6) || "*";
+      const name = pick(alphabet, 7) || "a";
+      expect(matchesGlob(compileGlob(pattern), name), `${pattern} ~ ${name}`).toBe(reference(pattern, name));
+    }
+  });
+
+  it("matches a name in time linear in its length, where a backtracking pattern took seconds", () => {
+    const name = "a".repeat(255);
+    const started = performance.now();
+    expect(matchesGlob(compileGlob(`${"*a".repeat(4)}*b`), name)).toBe(false);
+    expect(matchesGlob(compileGlob(`${"*a".repeat(40)}*`), name)).toBe(true);
+    expect(matchesGlob(compileGlob(`${"**/a/".repeat(6)}x`), `${"a/".repeat(30)}y`)).toBe(false);
+    expect(performance.now() - started).toBeLessThan(250);
+  });
 });
