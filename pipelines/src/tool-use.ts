@@ -4,21 +4,17 @@
  * Schema and each call's arguments validated, canonicalized and deduplicated. The formats read BFCL's JSON
  * Lines (with the answers file of the same name under `possible_answer/`) and OpenAI-format records.
  */
-import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { PipelineSpecInput } from "@sovereign/schemas";
 import type { RawRecord } from "@sovereign/shards";
-import type { RecordReader } from "@sovereign/sources";
+import { besideFile, type RecordReader } from "@sovereign/sources";
 import { bfclSamples, openAiToolSamples } from "@sovereign/tool-use";
 
 /** BFCL records with their answers when `possible_answer/<same file name>` exists beside them. */
-export const bfclFormat: RecordReader = (file) => {
-  const answers = join(dirname(file.path), "possible_answer", basename(file.path));
+export const bfclFormat: RecordReader = async function* (file, options) {
+  const answers = await besideFile(join(dirname(file.path), "possible_answer", basename(file.path)), options);
   const answersLabel = join(dirname(file.label), "possible_answer", basename(file.label));
-  return bfclSamples(file.path, existsSync(answers) ? answers : undefined, {
-    label: file.label,
-    answersLabel,
-  }) as AsyncIterable<RawRecord>;
+  yield* bfclSamples(file.path, answers, { label: file.label, answersLabel }) as AsyncIterable<RawRecord>;
 };
 
 /** OpenAI-format function-calling records (`{messages, tools}`), validated and canonicalized. */

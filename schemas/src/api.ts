@@ -198,6 +198,8 @@ export const RunBody = z.object({
   dataset: z.string(),
   configHash: z.string(),
   status: RunStatus,
+  /** `operator`: queued by the command line, its sources unconfined; `api`: over HTTP, confined to the source roots. */
+  origin: z.enum(["api", "operator"]),
   commit: z.boolean(),
   progress: z
     .object({

@@ -5,6 +5,7 @@
  * A spec must name the same records every time it is read, so that a job can be restarted and a version
  * rebuilt: local paths are sorted, and a Hub source names a commit, never a branch.
  */
+import { RE2JS, RE2JSException } from "re2js";
 import { z } from "zod";
 import { SplitName } from "./samples";
 
@@ -94,20 +95,38 @@ export const CsvSourceOptions = z.strictObject({
 export type CsvSourceOptions = z.infer<typeof CsvSourceOptions>;
 
 /**
+ * The most instructions a split pattern may compile to on RE2 (`programSize`): RE2's time is linear in the
+ * line but grows with the program when its automaton falls back to simulation, so a pattern such as
+ * `(.{0,100}a){10}$` (2,000 instructions) would still hold the reader for seconds per megabyte.
+ */
+export const MAX_SPLIT_PATTERN_PROGRAM = 256;
+
+/** Why RE2 cannot run `pattern` as a split pattern; undefined when it can. */
+export function splitPatternProblem(pattern: string): string | undefined {
+  let program: number;
+  try {
+    program = RE2JS.compile(pattern).programSize();
+  } catch (error) {
+    if (!(error instanceof RE2JSException)) throw error;
+    return `not a regular expression RE2 can run (RE2 syntax: no backreferences or lookaround): ${error.message}`;
+  }
+  if (program > MAX_SPLIT_PATTERN_PROGRAM)
+    return `the pattern compiles to ${program} RE2 instructions, over the limit of ${MAX_SPLIT_PATTERN_PROGRAM}: use smaller counted repeats ({n}) or fewer alternatives`;
+  return undefined;
+}
+
+/**
  * Where one document ends and the next begins in a plain-text file: the whole file, paragraphs separated by
- * blank lines, each non-blank line, or a line matching `pattern` (a regular expression, e.g. `^มาตรา`).
+ * blank lines, each non-blank line, or a line matching `pattern` (RE2 syntax, tested against each line on its
+ * own, e.g. `^มาตรา`).
  */
 export const TextSplitRule = z.union([
   z.enum(["file", "blank-lines", "lines"]),
   z.strictObject({
-    pattern: z.string().refine((p) => {
-      try {
-        new RegExp(p, "u");
-        return true;
-      } catch {
-        return false;
-      }
-    }, "not a valid regular expression"),
+    pattern: z.string().superRefine((pattern, ctx) => {
+      const problem = splitPatternProblem(pattern);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
   }),
 ]);
 export type TextSplitRule = z.infer<typeof TextSplitRule>;
@@ -146,7 +165,8 @@ export const FilesSource = z.strictObject({
   type: z.literal("files"),
   /**
    * Files, folders (every file below, hidden ones left out) and globs (`*` and `?` within a name, `**` for
-   * any number of folders), relative to the pipeline's base directory. Each must match at least one file.
+   * any number of folders), relative to the pipeline's base directory. Each must match at least one file. A run
+   * queued over HTTP reads only below the curator's source roots (links followed).
    */
   paths: z.array(z.string().min(1)).min(1),
   ...SourceCommon,

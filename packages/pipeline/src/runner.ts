@@ -85,6 +85,11 @@ export type RunPipelineOptions = {
   spec: PipelineSpec;
   /** Relative source paths are resolved here. */
   baseDir: string;
+  /**
+   * Confine `files` sources to these folders (links followed; never `/proc`, `/sys` or `/dev`): for a spec the
+   * caller did not write itself. Absent: sources read whatever this process may.
+   */
+  roots?: readonly string[];
   /** Downloads (Hub files) are cached here. */
   cacheDir: string;
   /** Teacher answers (`generate-constrained`, `render-thai`) are cached here; default `${cacheDir}/teacher`. */
@@ -181,6 +186,7 @@ async function readUnits(
   const { spec } = options;
   const ctx = {
     baseDir: options.baseDir,
+    ...(options.roots ? { roots: options.roots } : {}),
     cacheDir: options.cacheDir,
     formats: options.formats ?? {},
     env: options.env ?? process.env,

@@ -7,6 +7,8 @@ export type SourceErrorCode =
   | "SOURCE_UNAUTHORIZED"
   /** No reader for a file: an unknown format name or extension. */
   | "SOURCE_UNKNOWN_FORMAT"
+  /** A path a confined source may not read: outside its roots (links followed), or under /proc, /sys or /dev. */
+  | "SOURCE_FORBIDDEN"
   /** A file over a reader's size limit. */
   | "SOURCE_TOO_LARGE"
   /** The Hub could not be reached or answered something unexpected. */

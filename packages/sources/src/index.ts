@@ -4,7 +4,7 @@
  */
 export { DEFAULT_MAX_CSV_ROW_BYTES, readCsv } from "./csv";
 export { SourceError, type SourceErrorCode } from "./errors";
-export { resolveFiles, type SourceFile } from "./files";
+export { besideFile, type ResolveContext, resolveFiles, type SourceFile, sourcePathProblems } from "./files";
 export { DEFAULT_HUB_URL, fetchHubFile, type HubContext, type HubFile, hubLabel, listHubFiles } from "./hub";
 export { DEFAULT_MAX_JSON_BYTES, readJsonArray } from "./json";
 export { getPath, type MapResult, mapRecord, type SampleInput } from "./mapping";

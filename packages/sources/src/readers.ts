@@ -19,6 +19,8 @@ export type ReaderOptions = {
   csv?: CsvSourceOptions;
   text?: TextSourceOptions;
   limits?: ReadLimits;
+  /** The source's roots when it is confined, for a reader that opens a file beside its own (`besideFile`). */
+  roots?: readonly string[];
 };
 
 /** Parses one file into records located `label:line` or `label#row`; bad records are yielded, not thrown. */

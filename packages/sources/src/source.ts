@@ -26,6 +26,11 @@ export type SourceFileEvent = {
 export type SourceContext = {
   /** Local paths of a `files` source are relative to this. */
   baseDir: string;
+  /**
+   * Confine `files` sources to these folders (`resolveFiles`): for a spec the server runs for someone else.
+   * Absent: they read whatever this process may.
+   */
+  roots?: readonly string[];
   /** Hub downloads are kept here (under `hf/`). */
   cacheDir: string;
   /** Formats the caller adds, by name; a name the readers already know is replaced. */
@@ -67,6 +72,7 @@ export async function* readSource(spec: SourceSpec, ctx: SourceContext): AsyncGe
     ...(spec.csv ? { csv: spec.csv } : {}),
     ...(spec.text ? { text: spec.text } : {}),
     ...(ctx.limits ? { limits: ctx.limits } : {}),
+    ...(ctx.roots ? { roots: ctx.roots } : {}),
   };
   let toSkip = ctx.skip ?? 0;
   for (const [index, file] of files.entries()) {

@@ -2,14 +2,27 @@
  * @module Plain-text files → documents: one per file, per paragraph, per line, or starting at each line that
  * matches a pattern (a statute's `มาตรา`). Documents are trimmed, blank ones are left out, and line breaks
  * come out as LF whatever the file used.
+ *
+ * The pattern comes from a spec, so it runs on RE2's engine (`re2js`): time linear in the line, whatever the
+ * pattern, where a backtracking engine can spend seconds on one line (`^(a+)+$` over `aaa…a!`).
  */
 
-import type { TextSplitRule } from "@sovereign/schemas";
+import { splitPatternProblem, type TextSplitRule } from "@sovereign/schemas";
 import type { RawRecord } from "@sovereign/shards";
+import { RE2JS } from "re2js";
+import { SourceError } from "./errors";
 import type { SourceFile } from "./files";
 import { byteLines, decodeUtf8 } from "./lines";
 
 export type TextReadOptions = { text?: { split?: TextSplitRule } };
+
+/** A split pattern on RE2's engine (within the spec schema's limits), tested against each line on its own. */
+function compilePattern(pattern: string): RE2JS {
+  const problem = splitPatternProblem(pattern);
+  if (problem)
+    throw new SourceError("SOURCE_INVALID", `text.split.pattern ${JSON.stringify(pattern)}: ${problem}`);
+  return RE2JS.compile(pattern);
+}
 
 /** A document being gathered: its lines so far, and the first line that was not UTF-8. */
 type Draft = { startLine: number; lines: string[]; badLine?: { line: number; raw: Buffer } };
@@ -21,7 +34,7 @@ type Draft = { startLine: number; lines: string[]; badLine?: { line: number; raw
  */
 export async function* readText(file: SourceFile, options: TextReadOptions = {}): AsyncGenerator<RawRecord> {
   const split = options.text?.split ?? "file";
-  const pattern = typeof split === "object" ? new RegExp(split.pattern, "u") : undefined;
+  const pattern = typeof split === "object" ? compilePattern(split.pattern) : undefined;
   const startsDocument = pattern && ((line: string) => pattern.test(line));
   let draft: Draft | undefined;
   let index = 0;

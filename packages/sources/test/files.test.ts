@@ -1,8 +1,8 @@
-import { mkdir, symlink } from "node:fs/promises";
+import { mkdir, realpath, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SourceError } from "../src/errors";
-import { resolveFiles } from "../src/files";
+import { besideFile, resolveFiles, sourcePathProblems } from "../src/files";
 import { compileGlob, matchesGlob } from "../src/glob";
 import { tempDirs, writeFiles } from "./helpers";
 
@@ -95,6 +95,111 @@ describe("resolveFiles", () => {
   });
 });
 
+describe("resolveFiles under a confinement", () => {
+  let outside: string;
+  beforeEach(async () => {
+    outside = await temp.make();
+    await writeFiles(outside, { "secret.txt": "s", "more/inner.txt": "i" });
+  });
+
+  const confined = (paths: string[], roots = [base]) =>
+    resolveFiles({ name: "test", paths }, { baseDir: base, roots });
+  const refusal = (paths: string[], roots = [base]) =>
+    confined(paths, roots).then(
+      () => undefined,
+      (error: SourceError) => `${error.code}: ${error.message}`,
+    );
+
+  it("labels files by the path the spec names and reads them at their real path, in any root", async () => {
+    await writeFiles(outside, { "allowed.txt": "a" });
+    await symlink(join(outside, "allowed.txt"), join(base, "legal/allowed.txt"));
+    const files = await confined(["legal"], [base, outside]);
+    expect(files).toEqual([
+      { path: join(await realpath(outside), "allowed.txt"), label: "legal/allowed.txt" },
+      { path: join(await realpath(base), "legal/statutes.json"), label: "legal/statutes.json" },
+    ]);
+  });
+
+  it("refuses paths and glob starts outside the roots, /proc, /sys and /dev, and globs climbing out", () => {
+    const problems = sourcePathProblems(
+      {
+        name: "test",
+        paths: [
+          "legal/statutes.json",
+          "../x.txt",
+          join(outside, "secret.txt"),
+          "/proc/self/environ",
+          "/dev/*",
+          "*/../../*",
+        ],
+      },
+      { baseDir: base, roots: [base, "/"] },
+    );
+    expect(problems.map((p) => `${p.index}: ${p.message}`)).toEqual([
+      '3: source "test": path "/proc/self/environ" is under /proc, where no source submitted to this server may read',
+      '4: source "test": pattern "/dev/*" starts at /dev, under /dev, where no source submitted to this server may read',
+      '5: source "test": pattern "*/../../*" climbs out of the folder it matches in ("..")',
+    ]);
+    expect(
+      sourcePathProblems(
+        { name: "test", paths: ["../x.txt", "*/../../*", "/sys/**"] },
+        { baseDir: base, roots: [base] },
+      ).map((p) => p.index),
+    ).toEqual([0, 1, 2]);
+    expect(sourcePathProblems({ name: "test", paths: ["/proc/self/environ"] }, { baseDir: base })).toEqual(
+      [],
+    );
+  });
+
+  it("refuses a link leading outside, to a file or a folder, however the source reaches it", async () => {
+    await symlink(join(outside, "secret.txt"), join(base, "corpora/news/leak.txt"));
+    await symlink(join(outside, "more"), join(base, "corpora/elsewhere"));
+    await symlink(outside, join(base, "out"));
+    const leads = `leads outside the folders this source may read (${base})`;
+    expect(await refusal(["corpora/news/leak.txt"])).toBe(
+      `SOURCE_FORBIDDEN: source "test": "corpora/news/leak.txt" ${leads}`,
+    );
+    expect(await refusal(["corpora/news"])).toBe(
+      `SOURCE_FORBIDDEN: source "test": "corpora/news/leak.txt" (from "corpora/news") ${leads}`,
+    );
+    expect(await refusal(["corpora/**/*.txt"])).toMatch(
+      /"corpora\/(news\/leak\.txt|elsewhere)" \(from "corpora\/\*\*\/\*\.txt"\) leads outside/,
+    );
+    expect(await refusal(["out/*.txt"])).toBe(
+      `SOURCE_FORBIDDEN: source "test": "out" (from "out/*.txt") ${leads}`,
+    );
+    expect(await refusal(["out/secret.txt"])).toBe(
+      `SOURCE_FORBIDDEN: source "test": "out/secret.txt" ${leads}`,
+    );
+    // Hidden names are not read, so they are not judged either; unconfined, the same links are followed.
+    await symlink(outside, join(base, "legal/.hidden"));
+    expect(await labels(["corpora/news/leak.txt", "legal"])).toEqual([
+      "corpora/news/leak.txt",
+      "legal/statutes.json",
+    ]);
+    expect((await confined(["legal"])).map((f) => f.label)).toEqual(["legal/statutes.json"]);
+  });
+
+  it("skips a link to a folder inside the roots and a dangling link, as an unconfined walk does", async () => {
+    await symlink(join(base, "legal"), join(base, "corpora/legal-again"));
+    await symlink(join(base, "nowhere.txt"), join(base, "corpora/dangling.txt"));
+    expect((await confined(["corpora/*"])).map((f) => f.label)).toEqual(["corpora/readme.md"]);
+  });
+
+  it("opens a file beside a source file only within the roots", async () => {
+    await symlink(join(outside, "secret.txt"), join(base, "legal/index.csv"));
+    const roots = { roots: [base] };
+    await expect(besideFile(join(base, "legal/index.csv"), roots)).rejects.toThrow(
+      `${join(base, "legal/index.csv")} leads outside the folders this source may read (${base})`,
+    );
+    expect(await besideFile(join(base, "legal/statutes.json"), roots)).toBe(
+      join(await realpath(base), "legal/statutes.json"),
+    );
+    expect(await besideFile(join(base, "legal/absent.csv"), roots)).toBeUndefined();
+    expect(await besideFile(join(base, "legal/index.csv"), {})).toBe(join(base, "legal/index.csv"));
+  });
+});
+
 describe("matchesGlob", () => {
   it("matches repo paths as the folder walk does", () => {
     const glob = compileGlob("data/**/train-*.parquet");
@@ -106,5 +211,36 @@ describe("matchesGlob", () => {
     expect(matchesGlob(compileGlob("**"), "a/b/c.txt")).toBe(true);
     expect(matchesGlob(compileGlob("a+b(?).txt"), "a+b(1).txt")).toBe(true);
     expect(matchesGlob(compileGlob("a+b(?).txt"), "aab(1).txt")).toBe(false);
+  });
+
+  it("matches names as the regular expressions it replaced did: * and ? over code points, dots hidden", () => {
+    const reference = (pattern: string, name: string) =>
+      (pattern.startsWith(".") || !name.startsWith(".")) &&
+      new RegExp(
+        `^${Array.from(pattern, (ch) => (ch === "*" ? "[^/]*" : ch === "?" ? "[^/]" : ch.replace(/[.+()]/g, "\\$&"))).join("")}$`,
+        "u",
+      ).test(name);
+    const alphabet = ["a", "b", ".", "ก", "😀"];
+    let seed = 11;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    const pick = (items: string[], max: number) =>
+      Array.from({ length: next() % (max + 1) }, () => items[next() % items.length]).join("");
+    for (let i = 0; i < 3_000; i++) {
+      const pattern = pick([...alphabet, "*", "?"], 6) || "*";
+      const name = pick(alphabet, 7) || "a";
+      expect(matchesGlob(compileGlob(pattern), name), `${pattern} ~ ${name}`).toBe(reference(pattern, name));
+    }
+  });
+
+  it("matches a name in time linear in its length, where a backtracking pattern took seconds", () => {
+    const name = "a".repeat(255);
+    const started = performance.now();
+    expect(matchesGlob(compileGlob(`${"*a".repeat(4)}*b`), name)).toBe(false);
+    expect(matchesGlob(compileGlob(`${"*a".repeat(40)}*`), name)).toBe(true);
+    expect(matchesGlob(compileGlob(`${"**/a/".repeat(6)}x`), `${"a/".repeat(30)}y`)).toBe(false);
+    expect(performance.now() - started).toBeLessThan(250);
   });
 });

@@ -64,6 +64,40 @@ describe("SourceSpec", () => {
   });
 });
 
+describe("TextSplitRule patterns", () => {
+  const patternIssues = (pattern: string) =>
+    messagesOf(
+      SourceSpec.safeParse({ type: "files", name: "x", paths: ["a.txt"], text: { split: { pattern } } }),
+    );
+
+  it("takes RE2 syntax, Thai letters and classes included", () => {
+    for (const pattern of [
+      "^มาตรา",
+      "^\\s*มาตรา\\s+[๐-๙0-9]+",
+      "^\\p{Thai}+\\x{0E2F}",
+      "(?i)^section \\d",
+      "^(a+)+$",
+    ])
+      expect(patternIssues(pattern), pattern).toEqual([]);
+  });
+
+  it("refuses what RE2 cannot run (backreferences, lookaround), naming the field", () => {
+    for (const pattern of ["(มาตรา)\\1", "^มาตรา(?=\\s)", "(?<!ข้อ)มาตรา", "(?<=x)y"]) {
+      const [issue, ...more] = patternIssues(pattern);
+      expect(more, pattern).toEqual([]);
+      expect(issue, pattern).toMatch(
+        /^text\.split\.pattern: not a regular expression RE2 can run \(RE2 syntax: no backreferences or lookaround\): /,
+      );
+    }
+  });
+
+  it("refuses a pattern whose RE2 program would make reading slow", () => {
+    expect(patternIssues("(?:.{0,100}a){10}$")).toEqual([
+      "text.split.pattern: the pattern compiles to 2013 RE2 instructions, over the limit of 256: use smaller counted repeats ({n}) or fewer alternatives",
+    ]);
+  });
+});
+
 describe("FieldMapping", () => {
   it("takes chat turns from messages or turns, not both, and the RL prompt from one field kind", () => {
     expect(

@@ -84,6 +84,55 @@ describe("readText", () => {
     expect(whole).toMatchObject([{ ok: false, reason: "invalid-utf8", location: "law.txt:1" }]);
   });
 
+  it("splits with a spec's pattern in time linear in the line, where a backtracking engine stalls", async () => {
+    // `^(a+)+$` backtracks 2^n times over n `a`s and a `!`: seconds at 27, without end at 100,000, and the
+    // reader runs in the server's own thread.
+    const lines = ["มาตรา ๑ ข้อความ", `${"a".repeat(27)}!`, "aaaa", `${"a".repeat(100_000)}!`];
+    const started = performance.now();
+    const records = await readWith(lines.join("\n"), { text: { split: { pattern: "^(a+)+$" } } });
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(locations(records)).toEqual(["law.txt:1", "law.txt:3"]);
+  });
+
+  it("cuts where JavaScript's RegExp cut for ordinary patterns, each line tested on its own", async () => {
+    const lines = [
+      "พระราชบัญญัติตัวอย่าง",
+      "มาตรา ๑ พระราชบัญญัตินี้เรียกว่า",
+      "  มาตรา ๒ ย่อหน้าเยื้อง",
+      "หมวด ๒ การบังคับใช้",
+      "ข้อ 12. ตามข้อบังคับ",
+      "Section 3 applies",
+      "ส่วนที่ ๓ บทเฉพาะกาล",
+      "ภาคผนวก",
+      "มาตรา ๔/๑ เพิ่มเติม",
+      "😀 บรรทัดที่ขึ้นต้นด้วยอีโมจิ",
+      "ท้ายบรรทัด.",
+    ];
+    const patterns = [
+      "^มาตรา",
+      "^\\s*มาตรา\\s+[๐-๙]+",
+      "^(?:หมวด|ส่วนที่)\\s",
+      "^ข้อ\\s+\\d+\\.",
+      "^[A-Z][a-z]+ \\d",
+      "มาตรา [๐-๙]+/[๐-๙]+",
+      "\\.$",
+      "^.\\s",
+      "[ก-ฮ]{3}ผนวก$",
+    ];
+    for (const pattern of patterns) {
+      const re = new RegExp(pattern, "u");
+      const expected = lines.flatMap((line, i) => (i === 0 || re.test(line) ? [`law.txt:${i + 1}`] : []));
+      const records = await readWith(lines.join("\n"), { text: { split: { pattern } } });
+      expect(locations(records), pattern).toEqual(expected);
+    }
+  });
+
+  it("refuses a pattern RE2 cannot run, naming it", async () => {
+    await expect(readWith("มาตรา ๑", { text: { split: { pattern: "(มาตรา)\\1" } } })).rejects.toThrow(
+      'text.split.pattern "(มาตรา)\\\\1": not a regular expression RE2 can run',
+    );
+  });
+
   it("reads nothing from an empty or blank file", async () => {
     expect(await readWith("")).toEqual([]);
     expect(await readWith("\ufeff \r\n\t\n", { text: { split: "lines" } })).toEqual([]);

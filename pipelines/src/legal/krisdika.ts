@@ -31,7 +31,7 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import type { RawRecord } from "@sovereign/shards";
-import type { SourceFile } from "@sovereign/sources";
+import { besideFile, type ReaderOptions, type SourceFile } from "@sovereign/sources";
 import { thaiDigitsToArabic } from "@sovereign/thai";
 import {
   type Footnote,
@@ -337,10 +337,15 @@ function csvFields(line: string): string[] {
  * The law's name from the Krisdika index (`law_url_df.csv`, keyed by `sysid`, the text file's base name)
  * kept beside the text, without the index's "(ฉบับ Update ล่าสุด)" ("latest update") suffix.
  */
-export async function lawNameFromIndex(textPath: string): Promise<string | undefined> {
+export async function lawNameFromIndex(
+  textPath: string,
+  options: Pick<ReaderOptions, "roots"> = {},
+): Promise<string | undefined> {
+  const indexPath = await besideFile(join(dirname(textPath), LAW_INDEX), options);
+  if (!indexPath) return undefined;
   let index: string;
   try {
-    index = await readFile(join(dirname(textPath), LAW_INDEX), "utf8");
+    index = await readFile(indexPath, "utf8");
   } catch {
     return undefined;
   }
@@ -370,7 +375,7 @@ export function codeTitleInText(text: string): string | undefined {
  */
 export async function* krisdikaText(
   file: SourceFile,
-  options?: Record<string, unknown>,
+  options: ReaderOptions & { lawName?: unknown } = {},
 ): AsyncGenerator<RawRecord> {
   const lawNameOption = stringOption(options, "lawName", KRISDIKA_FORMAT);
   const read = await readUtf8(file);
@@ -378,7 +383,7 @@ export async function* krisdikaText(
     yield read.error;
     return;
   }
-  const lawName = lawNameOption ?? (await lawNameFromIndex(file.path)) ?? codeTitleInText(read.text);
+  const lawName = lawNameOption ?? (await lawNameFromIndex(file.path, options)) ?? codeTitleInText(read.text);
   if (!lawName) {
     yield malformed(
       file,

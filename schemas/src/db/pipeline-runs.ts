@@ -29,6 +29,13 @@ export const runStatus = pgEnum("run_status", [
   "succeeded",
 ]);
 
+/**
+ * Who queued a run: `operator`, the command line on the curator's own machine, whose sources read whatever its
+ * user may; `api`, a request over HTTP, whose sources are confined to the configured source folders. A run is
+ * confined unless it says `operator`.
+ */
+export const runOrigin = pgEnum("run_origin", ["api", "operator"]);
+
 /** A run's progress as stored: the runner's, the phases around it, and when it was written. */
 export type RunProgress = Omit<PipelineProgress, "phase"> & {
   phase: PipelineProgress["phase"] | "queued" | "done";
@@ -46,6 +53,7 @@ export const pipelineRuns = pgTable(
     /** Commit the version once built (otherwise it stays a draft). */
     commit: integer("commit").notNull().default(1),
     status: runStatus("status").notNull().default("queued"),
+    origin: runOrigin("origin").notNull().default("api"),
     progress: jsonb("progress").$type<RunProgress>(),
     versionHash: text("version_hash").references(() => datasetVersions.hash, { onDelete: "set null" }),
     error: text("error"),

@@ -527,7 +527,8 @@ async function runPipelineCommand(args: string[], curator: Curator): Promise<num
   if (positionals.length !== 1 || !positionals[0])
     throw new UsageError("usage: curator run <pipeline | spec file> [--draft] [--detach]");
   const what = await loadSpecArg(positionals[0]);
-  const run = await curator.runs.submit({ ...what, commit: !values.draft });
+  // The operator's own spec on the operator's machine: its sources read whatever this user may.
+  const run = await curator.runs.submit({ ...what, commit: !values.draft, origin: "operator" });
   process.stdout.write(`queued run ${run.id} (${run.pipeline} → ${run.dataset})\n`);
   if (values.detach) return 0;
   await curator.runs.work();

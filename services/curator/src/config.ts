@@ -2,7 +2,7 @@
  * @module Curator configuration, parsed once from the environment with zod: a bad value fails at start
  * with the variable that is wrong.
  */
-import { resolve } from "node:path";
+import { delimiter, resolve } from "node:path";
 import { z } from "zod";
 
 const bytes = z.coerce.number().int().positive();
@@ -35,6 +35,11 @@ export const ConfigSchema = z.object({
   CURATOR_SHARD_MAX_BYTES: bytes.default(64 * 1024 * 1024),
   /** Folder that relative source paths of pipelines are read from. */
   CURATOR_SOURCES_DIR: z.string().default("./data"),
+  /**
+   * More folders that runs queued over HTTP may read sources from, besides CURATOR_SOURCES_DIR and
+   * CURATOR_IMPORT_DIR; separated by the path delimiter (`:`, or `;` on Windows).
+   */
+  CURATOR_SOURCE_ROOTS: z.string().default(""),
   /** Worker threads per pipeline run; 0 processes in the main thread. Default: one per core. */
   CURATOR_PIPELINE_WORKERS: z.coerce.number().int().min(0).optional(),
   /** How often a worker says a run is alive, and after how long without it another worker takes the run over. */
@@ -78,6 +83,8 @@ export type CuratorConfig = {
   maxUploadBytes: number;
   maxBodyBytes: number;
   sourcesDir: string;
+  /** CURATOR_SOURCE_ROOTS: where runs queued over HTTP may read, with `sourcesDir` and `importDir`. */
+  sourceRoots: string[];
   pipelineWorkers: number | undefined;
   heartbeatSeconds: number;
   staleSeconds: number;
@@ -115,6 +122,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxUploadBytes: e.CURATOR_MAX_UPLOAD_BYTES,
     maxBodyBytes: e.CURATOR_MAX_BODY_BYTES,
     sourcesDir: resolve(e.CURATOR_SOURCES_DIR),
+    sourceRoots: e.CURATOR_SOURCE_ROOTS.split(delimiter)
+      .filter((root) => root.trim() !== "")
+      .map((root) => resolve(root)),
     pipelineWorkers: e.CURATOR_PIPELINE_WORKERS,
     heartbeatSeconds: e.CURATOR_RUN_HEARTBEAT_SECONDS,
     staleSeconds: e.CURATOR_RUN_STALE_SECONDS,

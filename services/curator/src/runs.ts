@@ -24,7 +24,7 @@ import {
 } from "@sovereign/pipeline";
 import { type PipelineProgress, PipelineSpec, type PipelineSpecInput, tables } from "@sovereign/schemas";
 import { canonicalJson, sha256Hex } from "@sovereign/shards";
-import type { RecordReader } from "@sovereign/sources";
+import { type RecordReader, sourcePathProblems } from "@sovereign/sources";
 import { and, desc, eq, inArray, lt, notInArray, or, sql } from "drizzle-orm";
 import PgBoss from "pg-boss";
 import type { CuratorConfig } from "./config";
@@ -42,6 +42,8 @@ const {
   dedupSignatures,
 } = tables;
 type RunRow = typeof pipelineRuns.$inferSelect;
+/** Who queued a run: the command line on this machine (`operator`), or a request over HTTP (`api`). */
+export type RunOrigin = RunRow["origin"];
 export type RunProgress = tables.RunProgress;
 
 export const RUN_QUEUE = "pipeline-run";
@@ -52,6 +54,7 @@ export type RunInfo = {
   dataset: string;
   configHash: string;
   status: RunRow["status"];
+  origin: RunOrigin;
   commit: boolean;
   progress: RunProgress | null;
   versionHash: string | null;
@@ -69,6 +72,7 @@ function toRunInfo(r: RunRow): RunInfo {
     dataset: r.dataset,
     configHash: r.configHash,
     status: r.status,
+    origin: r.origin,
     commit: r.commit === 1,
     progress: r.progress ?? null,
     versionHash: r.versionHash,
@@ -166,14 +170,37 @@ export class RunManager {
     return parseSpec(input);
   }
 
-  /** Queue a run of a named pipeline or of a spec given inline. */
-  async submit(request: { pipeline?: string; spec?: unknown; commit?: boolean }): Promise<RunInfo> {
+  /**
+   * Queue a run of a named pipeline or of a spec given inline. Unless the operator queues it (`origin`
+   * `operator`, the command line), its sources are confined to the source roots: a path that names a place
+   * outside them is refused here, and links are judged when the run reads them.
+   */
+  async submit(request: {
+    pipeline?: string;
+    spec?: unknown;
+    commit?: boolean;
+    origin?: RunOrigin;
+  }): Promise<RunInfo> {
     if ((request.pipeline === undefined) === (request.spec === undefined))
       throw new CuratorError("BAD_REQUEST", "give either a pipeline name or a spec");
     const spec = withTeacherEndpoints(
       request.pipeline !== undefined ? this.pipelineSpec(request.pipeline) : parseSpec(request.spec),
       this.options.config.teacher,
     );
+    const origin = request.origin ?? "api";
+    const roots = this.sourceRoots(origin);
+    const outside = spec.sources.flatMap((source, i) =>
+      source.type === "files"
+        ? sourcePathProblems(source, { baseDir: this.options.config.sourcesDir, roots }).map(
+            (p) => `  sources.${i}.paths.${p.index}: ${p.message}`,
+          )
+        : [],
+    );
+    if (outside.length)
+      throw new CuratorError(
+        "BAD_REQUEST",
+        `pipeline ${spec.name} reads outside the folders a run queued over HTTP may read:\n${outside.join("\n")}`,
+      );
     for (const source of spec.sources) {
       if (source.type !== "dataset") continue;
       source.version = await this.options.registry.pinDatasetSource(source);
@@ -202,6 +229,7 @@ export class RunManager {
         configHash: sha256Hex(canonicalJson(spec)),
         commit: request.commit === false ? 0 : 1,
         status: "queued",
+        origin,
       })
       .returning();
     if (!row) throw new Error("the run was not recorded");
@@ -387,9 +415,11 @@ export class RunManager {
             .onConflictDoNothing();
         },
       };
+      const roots = this.sourceRoots(row.origin);
       const result = await runPipeline({
         spec,
         baseDir: config.sourcesDir,
+        ...(roots ? { roots } : {}),
         cacheDir: join(config.dataDir, "cache"),
         scratchDir,
         store: registry.store,
@@ -457,6 +487,17 @@ export class RunManager {
       await beating.catch(() => {});
       this.active.delete(id);
     }
+  }
+
+  /**
+   * The folders a run's sources may read: every one, for the operator's own runs; otherwise the sources and
+   * import folders and CURATOR_SOURCE_ROOTS (read when the run is queued and again when it runs, so a resumed
+   * run stays confined).
+   */
+  private sourceRoots(origin: RunOrigin): string[] | undefined {
+    if (origin === "operator") return undefined;
+    const { sourcesDir, importDir, sourceRoots } = this.options.config;
+    return [sourcesDir, importDir, ...sourceRoots];
   }
 
   /** The persistent dedup index of committed and published versions of the named datasets. */

@@ -194,6 +194,25 @@ describe("curator CLI", { timeout: 180_000 }, () => {
     expect(unknown.code).toBe(2);
   });
 
+  it("runs the operator's own spec file wherever its user may read, outside the source folders", async () => {
+    const spec = {
+      name: "cli-outside",
+      dataset: { name: "cli-outside", kind: "chat" },
+      sources: [{ type: "files", name: "train", paths: [join(dir, "train.jsonl")] }],
+      steps: [],
+    };
+    await writeFile(join(dir, "outside.json"), JSON.stringify(spec));
+    const sources = join(dir, "no-sources-here");
+    const run = await curatorWith(
+      { CURATOR_SOURCES_DIR: sources, CURATOR_IMPORT_DIR: sources, CURATOR_PIPELINE_WORKERS: "0" },
+      join(dir, "operator"),
+      "run",
+      join(dir, "outside.json"),
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/run \S+ succeeded: .*2 rows/);
+  });
+
   it("refuses a second process on the same embedded database with a clear message", async () => {
     const { openDatabase } = await import("@sovereign/db");
     const held = await openDatabase({ dataDir: join(dataDir, "pg") });

@@ -144,6 +144,20 @@ describe.each(testDatabaseKinds())("pipeline runs (%s)", (kind) => {
     expect(((await typo.json()) as { error: { message: string } }).error.message).toContain(
       'steps.0.thresholds: unknown quality threshold "minWrods"',
     );
+    // The repetition filter measures every n-gram size up to the largest named: one near the text's length
+    // would cost its length squared.
+    const wide = await post("/v1/pipelines/runs", {
+      spec: {
+        ...specFor("x", "first.jsonl"),
+        steps: [
+          { type: "repetition", thresholds: { maxDuplicateNgramCharFraction: { 5: 0.5, 20000: 0.5 } } },
+        ],
+      },
+    });
+    expect(wide.status).toBe(400);
+    expect(((await wide.json()) as { error: { message: string } }).error.message).toContain(
+      "steps.0.thresholds.maxDuplicateNgramCharFraction: n-gram sizes go up to 64, not 20000",
+    );
     const unknown = await post("/v1/pipelines/runs", { pipeline: "no-such-pipeline" });
     expect(unknown.status).toBe(404);
     const both = await post("/v1/pipelines/runs", {});

@@ -20,7 +20,7 @@ const createRun = createRoute({
   path: "/v1/pipelines/runs",
   tags: ["pipelines"],
   description:
-    "Queue a run of a named pipeline or of a spec given inline. A worker builds the version (committed unless `commit` is false); follow it with `GET /v1/pipelines/runs/{id}`.",
+    "Queue a run of a named pipeline or of a spec given inline. A worker builds the version (committed unless `commit` is false); follow it with `GET /v1/pipelines/runs/{id}`. Its `files` sources read only below `CURATOR_SOURCES_DIR`, `CURATOR_IMPORT_DIR` and `CURATOR_SOURCE_ROOTS` (links followed, never `/proc`, `/sys` or `/dev`): a path naming a place outside them is refused with 400, a link leading outside fails the run.",
   request: { body: { content: { "application/json": { schema: api.CreateRunBody } }, required: true } },
   responses: { 202: json(api.RunBody, "The queued run"), ...commonErrors },
 });
@@ -94,6 +94,8 @@ export function registerRunRoutes(app: App) {
   app.openapi(createRun, async (c) => {
     const body = c.req.valid("json");
     const run = await c.get("runs").submit({
+      // A spec sent over HTTP runs with the server's rights: its sources stay within the source roots.
+      origin: "api",
       commit: body.commit,
       ...(body.pipeline !== undefined ? { pipeline: body.pipeline } : {}),
       ...(body.spec !== undefined ? { spec: body.spec } : {}),
