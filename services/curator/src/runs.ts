@@ -25,6 +25,7 @@ import {
 import { type PipelineProgress, PipelineSpec, type PipelineSpecInput, tables } from "@sovereign/schemas";
 import { canonicalJson, sha256Hex } from "@sovereign/shards";
 import type { RecordReader } from "@sovereign/sources";
+import type { TeacherEndpoints } from "@sovereign/teacher";
 import { and, desc, eq, inArray, lt, notInArray, or, sql } from "drizzle-orm";
 import PgBoss from "pg-boss";
 import type { CuratorConfig } from "./config";
@@ -172,7 +173,7 @@ export class RunManager {
       throw new CuratorError("BAD_REQUEST", "give either a pipeline name or a spec");
     const spec = withTeacherEndpoints(
       request.pipeline !== undefined ? this.pipelineSpec(request.pipeline) : parseSpec(request.spec),
-      this.options.config.teacher,
+      this.options.config.teachers,
     );
     for (const source of spec.sources) {
       if (source.type !== "dataset") continue;
@@ -398,6 +399,7 @@ export class RunManager {
         formats: this.options.formats,
         datasets: (source) => registry.datasetRecords(source),
         limits: config.shardLimits,
+        teachers: config.teachers,
         ...(config.pipelineWorkers !== undefined ? { workers: config.pipelineWorkers } : {}),
         signal: controller.signal,
         onProgress: (progress) => {
@@ -548,21 +550,16 @@ export function parseSpec(input: unknown): PipelineSpec {
 }
 
 /**
- * The spec with its teacher steps' endpoints filled from the configuration where the spec leaves them out, so
- * the stored spec (and the manifest) names the model that made the data.
+ * The spec with its teacher steps' endpoints, models and the endpoints' URLs filled in from the configured
+ * endpoints, so the stored spec (and the manifest) records what made the data; a worker sends to its own
+ * configuration of those endpoints, and refuses a run recorded at other URLs.
  */
-function withTeacherEndpoints(
-  spec: PipelineSpec,
-  teacher: { baseUrl: string | undefined; model: string | undefined },
-): PipelineSpec {
-  const resolved = resolveTeacherEndpoints(spec, {
-    TEACHER_BASE_URL: teacher.baseUrl,
-    TEACHER_MODEL: teacher.model,
-  });
+function withTeacherEndpoints(spec: PipelineSpec, teachers: TeacherEndpoints): PipelineSpec {
+  const resolved = resolveTeacherEndpoints(spec, teachers);
   if (resolved.problems.length)
     throw new CuratorError(
       "BAD_REQUEST",
-      `pipeline ${spec.name} needs a teacher model:\n${resolved.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`,
+      `pipeline ${spec.name} names teacher endpoints this curator cannot use:\n${resolved.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`,
     );
   return resolved.spec;
 }
