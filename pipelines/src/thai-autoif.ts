@@ -2,8 +2,9 @@
  * @module The constrained instruction-following set (AutoIF with typed constraints): the train split of the
  * Thai instruction set supplies seed queries; each becomes a prompt with one to three verifiable constraints
  * (a quarter of them proposed by the teacher, as registered types only), answered by the teacher and kept only
- * when every constraint passes. The teacher is whatever `TEACHER_BASE_URL` and `TEACHER_MODEL` name when the
- * run is queued. More seed sets (English ones are answered in Thai) are added as further `dataset` sources.
+ * when every constraint passes. The teacher is the endpoint the operator configured as `teacher`
+ * (`TEACHER_BASE_URL`, `TEACHER_MODEL`), recorded in the run's spec when it is queued. More seed sets (English
+ * ones are answered in Thai) are added as further `dataset` sources.
  */
 import type { PipelineSpecInput } from "@sovereign/schemas";
 
@@ -28,7 +29,7 @@ export const thaiAutoif: PipelineSpecInput = {
         placement: { user: 1, system: 1 },
         forceThaiAnswer: true,
       },
-      teacher: { n: 4, temperature: 0.7, max_tokens: 2048, concurrency: 8 },
+      teacher: { endpoint: "teacher", n: 4, temperature: 0.7, max_tokens: 2048, concurrency: 8 },
       propose: { share: 0.25, max: 3 },
     },
     { type: "tokens", total: { max: 8192 } },
@@ -53,7 +54,7 @@ export const toolUseThai: PipelineSpecInput = {
   },
   sources: [{ type: "dataset", name: "tool-use", dataset: "tool-use" }],
   steps: [
-    { type: "render-thai", teacher: { concurrency: 8 } },
+    { type: "render-thai", teacher: { endpoint: "teacher", concurrency: 8 } },
     { type: "tokens", total: { max: 16_384 } },
     { type: "dedup-exact", scope: "content" },
   ],

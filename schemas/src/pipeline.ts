@@ -91,22 +91,64 @@ export const PiiStep = z.strictObject({
   action: z.enum(["redact", "drop"]).default("redact"),
 });
 
+/** The name of a teacher endpoint the operator configured: lowercase letters, digits, '-' and '_'. */
+export const EndpointName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "an endpoint name is lowercase letters, digits, '-' and '_'");
+
+/** The endpoint `TEACHER_BASE_URL` configures, and the one a teacher step that names none asks. */
+export const DEFAULT_TEACHER_ENDPOINT = "teacher";
+
 /**
- * Where a teacher step's model answers: any OpenAI-compatible `/chat/completions` server. `baseUrl` and `model`
- * may be left to the environment (`TEACHER_BASE_URL`, `TEACHER_MODEL`), filled in when a run is queued so the
- * manifest records the endpoint that made the data; the key comes from `TEACHER_API_KEY` or `OPENAI_API_KEY`.
+ * A spec names endpoints and never carries the URL a request goes to: that URL would receive the key the
+ * operator configured. A spec that still has `baseUrl` is refused with what to write instead.
  */
-export const TeacherEndpoint = z.strictObject({
-  /** The API root, e.g. `http://localhost:8000/v1`. */
-  baseUrl: z.url().optional(),
+function refusingBaseUrl(field: "teacher" | "judge" | "propose") {
+  return {
+    error: (issue: { code?: string; keys?: string[] }) => {
+      if (issue.code !== "unrecognized_keys" || !issue.keys?.includes("baseUrl")) return undefined;
+      const others = issue.keys.filter((key) => key !== "baseUrl");
+      return (
+        `baseUrl is not accepted: a spec names an endpoint the operator configured (CURATOR_TEACHER_ENDPOINTS, ` +
+        `or TEACHER_BASE_URL for "${DEFAULT_TEACHER_ENDPOINT}"), which holds its URL and key; write ` +
+        `"${field}": { "endpoint": "<name>" } instead` +
+        (others.length ? `; also unrecognized: ${others.join(", ")}` : "")
+      );
+    },
+  };
+}
+
+/** Where one role of a teacher step (the teacher, its judge, its proposer) is answered. */
+const EndpointChoice = {
+  /** The model; when absent, the endpoint's configured model (a judge or proposer on the teacher's endpoint: the teacher's). */
   model: z.string().min(1).optional(),
-  /** Requests in flight at once, per unit of work. */
-  concurrency: z.number().int().positive().default(8),
-  timeoutMs: z.number().int().positive().optional(),
-  retries: z.number().int().nonnegative().optional(),
-  /** Most tokens the run may spend on new requests (cached answers are free); past it the run fails. */
-  budgetTokens: z.number().int().positive().optional(),
-});
+  /**
+   * The endpoint's URL when the run was queued, recorded by the curator so the manifest says where the data
+   * came from. Nothing is sent to it: a worker that has the endpoint at another URL fails the run. A spec
+   * leaves it out, or gives the URL the endpoint has.
+   */
+  endpointUrl: z.url().optional(),
+};
+
+/**
+ * Where a teacher step's model answers: an OpenAI-compatible `/chat/completions` server the operator configured
+ * under a name, with its URL and key (`CURATOR_TEACHER_ENDPOINTS`; `TEACHER_BASE_URL`, `TEACHER_MODEL` and
+ * `TEACHER_API_KEY` make the endpoint `teacher`). The model and the URL are filled in when a run is queued, so
+ * the manifest records the endpoint that made the data.
+ */
+export const TeacherEndpoint = z.strictObject(
+  {
+    endpoint: EndpointName.default(DEFAULT_TEACHER_ENDPOINT),
+    ...EndpointChoice,
+    /** Requests in flight at once, per unit of work. */
+    concurrency: z.number().int().positive().default(8),
+    timeoutMs: z.number().int().positive().optional(),
+    retries: z.number().int().nonnegative().optional(),
+    /** Most tokens the run may spend on new requests (cached answers are free); past it the run fails. */
+    budgetTokens: z.number().int().positive().optional(),
+  },
+  refusingBaseUrl("teacher"),
+);
 export type TeacherEndpoint = z.infer<typeof TeacherEndpoint>;
 
 /**
@@ -146,29 +188,36 @@ export const GenerateConstrainedStep = z.strictObject({
    * sampled constraints, as when proposal is off.
    */
   propose: z
-    .strictObject({
-      share: z.number().min(0).max(1).default(1),
-      max: z.number().int().positive().max(5).default(3),
-      model: z.string().min(1).optional(),
-      baseUrl: z.url().optional(),
-      temperature: z.number().min(0).max(2).default(0.7),
-      max_tokens: z.number().int().positive().default(512),
-    })
+    .strictObject(
+      {
+        share: z.number().min(0).max(1).default(1),
+        max: z.number().int().positive().max(5).default(3),
+        /** The configured endpoint to ask; the teacher's when absent. */
+        endpoint: EndpointName.optional(),
+        ...EndpointChoice,
+        temperature: z.number().min(0).max(2).default(0.7),
+        max_tokens: z.number().int().positive().default(512),
+      },
+      refusingBaseUrl("propose"),
+    )
     .optional(),
   /** Drop candidates to a Thai response that contain CJK letters (a teacher slipping into Chinese). */
   dropCodeSwitching: z.boolean().default(true),
   /**
    * An LLM judge over the candidates that passed: it scores each from 0 to 10 in Thai, in order, and the first
-   * scoring at least `threshold` is kept. `model` and `baseUrl` default to the teacher's; its tokens count toward
+   * scoring at least `threshold` is kept. `endpoint` and `model` default to the teacher's; its tokens count toward
    * `teacher.budgetTokens`.
    */
   judge: z
-    .strictObject({
-      model: z.string().min(1).optional(),
-      baseUrl: z.url().optional(),
-      threshold: z.number().min(0).max(10).default(8),
-      max_tokens: z.number().int().positive().default(16),
-    })
+    .strictObject(
+      {
+        endpoint: EndpointName.optional(),
+        ...EndpointChoice,
+        threshold: z.number().min(0).max(10).default(8),
+        max_tokens: z.number().int().positive().default(16),
+      },
+      refusingBaseUrl("judge"),
+    )
     .optional(),
 });
 export type GenerateConstrainedStep = z.infer<typeof GenerateConstrainedStep>;

@@ -25,7 +25,7 @@ import type { ChatSample, GenerateConstrainedStep, StepStats } from "@sovereign/
 import { type RejectedRecord, sampleContentHash } from "@sovereign/shards";
 import { type CompletionChoice, dropTruncated } from "@sovereign/teacher";
 import { containsCjk, scriptStats, thaiDigitsToArabic } from "@sovereign/thai";
-import { type Ask, droppingTeacherError, TeacherPool } from "./teacher";
+import { type Ask, droppingTeacherError, TeacherPool, type TeacherTargets } from "./teacher";
 
 export type SeedRecord = { sample: ChatSample; location: string };
 
@@ -38,6 +38,8 @@ export type GeneratedOutcome =
   | { sample?: undefined; audit: RejectedRecord };
 
 export type GenerateOptions = {
+  /** The configured endpoint of the teacher, the judge and the proposer. */
+  targets: TeacherTargets;
   /** The persistent teacher cache: a rerun asks the server nothing it already answered. */
   cacheDir: string;
   /** Tokens earlier units of this run spent; `budgetTokens` bounds the sum. */
@@ -97,24 +99,24 @@ export async function generateConstrained(
   seeds: readonly SeedRecord[],
   options: GenerateOptions,
 ): Promise<{ outcomes: GeneratedOutcome[]; tokens: number }> {
-  const pool = new TeacherPool(step.teacher, options);
-  const ask = pool.ask();
+  const pool = new TeacherPool(step.teacher, options.targets, options);
+  const ask = pool.ask("teacher");
   const judge: Judge | undefined = step.judge && {
-    ask: pool.ask(step.judge.baseUrl, step.judge.model),
-    model: step.judge.model ?? pool.model,
+    ask: pool.ask("judge"),
+    model: pool.model("judge"),
     threshold: step.judge.threshold,
     maxTokens: step.judge.max_tokens,
   };
   const proposer: Proposer | undefined = step.propose && {
-    ask: pool.ask(step.propose.baseUrl, step.propose.model),
-    model: step.propose.model ?? pool.model,
+    ask: pool.ask("propose"),
+    model: pool.model("propose"),
     share: step.propose.share,
     max: step.propose.max,
     temperature: step.propose.temperature,
     maxTokens: step.propose.max_tokens,
   };
   const outcomes = await mapConcurrently(seeds, step.teacher.concurrency, (seed) =>
-    generateOne(step, seed, { ask, model: pool.model }, judge, proposer, options.stats.step),
+    generateOne(step, seed, { ask, model: pool.model("teacher") }, judge, proposer, options.stats.step),
   );
   countOutcomes(outcomes, options.stats);
   return { outcomes, tokens: pool.tokens };

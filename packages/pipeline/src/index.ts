@@ -11,6 +11,14 @@ export {
 export * from "./record-steps";
 export { RENDER_THAI_PROMPT, renderThai, verbatimValues } from "./render-thai";
 export * from "./runner";
-export { type Ask, droppingTeacherError, resolveTeacherEndpoints, TeacherPool } from "./teacher";
+export {
+  type Ask,
+  droppingTeacherError,
+  resolveTeacherEndpoints,
+  TeacherPool,
+  type TeacherRole,
+  type TeacherTargets,
+  teacherTargets,
+} from "./teacher";
 export * from "./unit";
 export * from "./validate";

@@ -9,7 +9,7 @@ import type { ChatSample, RenderThaiStep, StepStats } from "@sovereign/schemas";
 import { type CompletionChoice, isTruncated } from "@sovereign/teacher";
 import { scriptStats } from "@sovereign/thai";
 import { countOutcomes, type GeneratedOutcome, mapConcurrently, type SeedRecord } from "./generate";
-import { type Ask, droppingTeacherError, TeacherPool } from "./teacher";
+import { type Ask, droppingTeacherError, TeacherPool, type TeacherTargets } from "./teacher";
 
 /**
  * The translator's system turn. In English, as translation prompts to instruction-tuned models usually are; the
@@ -22,7 +22,12 @@ export const RENDER_THAI_PROMPT =
 const VERBATIM_NOTE =
   "Copy each of the following exactly as written, character for character, wherever it appears (do not translate, transliterate or reformat it):";
 
-export type RenderOptions = { cacheDir: string; tokensSpent?: number; stats: StepStats };
+export type RenderOptions = {
+  targets: TeacherTargets;
+  cacheDir: string;
+  tokensSpent?: number;
+  stats: StepStats;
+};
 
 /** Why a rendering was not used. */
 type RenderFailure = {
@@ -36,10 +41,10 @@ export async function renderThai(
   seeds: readonly SeedRecord[],
   options: RenderOptions,
 ): Promise<{ outcomes: GeneratedOutcome[]; tokens: number }> {
-  const pool = new TeacherPool(step.teacher, options);
-  const ask = pool.ask();
+  const pool = new TeacherPool(step.teacher, options.targets, options);
+  const ask = pool.ask("teacher");
   const outcomes = await mapConcurrently(seeds, step.teacher.concurrency, (seed) =>
-    renderOne(step, seed, ask, pool.model, options.stats.step),
+    renderOne(step, seed, ask, pool.model("teacher"), options.stats.step),
   );
   countOutcomes(outcomes, options.stats);
   return { outcomes, tokens: pool.tokens };

@@ -20,7 +20,13 @@ import {
   LshIndex,
   shingleHashes,
 } from "@sovereign/dedup";
-import type { PipelineProgress, PipelineSpec, PipelineStep, StepStats } from "@sovereign/schemas";
+import {
+  isTeacherStep,
+  type PipelineProgress,
+  type PipelineSpec,
+  type PipelineStep,
+  type StepStats,
+} from "@sovereign/schemas";
 import {
   type BlobStore,
   type BuiltVersion,
@@ -33,9 +39,11 @@ import {
   WorkerPool,
 } from "@sovereign/shards";
 import { type RecordReader, readSource, resolveFiles, type SourceContext } from "@sovereign/sources";
+import type { TeacherEndpoints } from "@sovereign/teacher";
 import { QWEN3_TOKENIZER_ID } from "@sovereign/tokenizer";
 import { valueAt } from "./fields";
 import { emptyStats, mergeStats, stepName } from "./record-steps";
+import { teacherTargets } from "./teacher";
 import {
   decodeSignature,
   hasherFor,
@@ -103,6 +111,11 @@ export type RunPipelineOptions = {
   /** Reads `dataset` sources: the samples of a version the caller's registry holds. */
   datasets?: SourceContext["datasets"];
   limits?: Partial<ShardLimits>;
+  /**
+   * The teacher endpoints the operator configured: a teacher step's requests go to the URL, and carry the key,
+   * of the endpoints it names here, never to a URL from the spec.
+   */
+  teachers?: TeacherEndpoints;
   /** Worker threads for units; default one per core. 0 processes units in this thread. */
   workers?: number;
   signal?: AbortSignal;
@@ -192,6 +205,10 @@ async function readUnits(
     env: options.env ?? process.env,
     ...(options.datasets ? { datasets: options.datasets } : {}),
   };
+  // Resolved before any work, so a run whose endpoints this worker does not have fails at once.
+  const firstStep = spec.steps[0];
+  const teachers =
+    firstStep && isTeacherStep(firstStep) ? teacherTargets(spec, firstStep, options.teachers) : undefined;
   let bytesTotal = 0;
   for (const source of spec.sources) {
     if (source.type !== "files") continue;
@@ -303,6 +320,7 @@ async function readUnits(
         kind: spec.dataset.kind,
         steps: spec.steps,
         teacherCacheDir: options.teacherCacheDir ?? join(options.cacheDir, "teacher"),
+        ...(teachers ? { teachers } : {}),
         source: {
           index: sourceIndex,
           name: source.name,

@@ -30,6 +30,7 @@ import { selectedSlots, valueAt } from "./fields";
 import { type GeneratedOutcome, generateConstrained, type SeedRecord } from "./generate";
 import { applyRecordSteps, emptyStats, type RecordContext, stepName } from "./record-steps";
 import { renderThai } from "./render-thai";
+import type { TeacherTargets } from "./teacher";
 
 export type UnitJob = {
   unit: number;
@@ -41,6 +42,11 @@ export type UnitJob = {
   teacherCacheDir?: string;
   /** Teacher tokens earlier units of this run spent, counted against the step's budget. */
   teacherTokensSpent?: number;
+  /**
+   * The configured endpoints of a teacher step, keys included: a unit job lives in memory and in the message to
+   * its worker thread only, and is never stored.
+   */
+  teachers?: TeacherTargets;
 };
 
 /**
@@ -201,7 +207,9 @@ export async function processUnit(job: UnitJob): Promise<UnitResult> {
   let teacherTokens: number | undefined;
   if (teacherStep && teacherStats) {
     if (!job.teacherCacheDir) throw new Error(`a ${teacherStep.type} step needs the unit's teacherCacheDir`);
+    if (!job.teachers) throw new Error(`a ${teacherStep.type} step needs the unit's teacher endpoints`);
     const options = {
+      targets: job.teachers,
       cacheDir: job.teacherCacheDir,
       stats: teacherStats,
       ...(job.teacherTokensSpent !== undefined ? { tokensSpent: job.teacherTokensSpent } : {}),

@@ -11,8 +11,10 @@ import { join } from "node:path";
 import { registry } from "@sovereign/constraints";
 import { PipelineSpec, type PipelineSpecInput, type Sample } from "@sovereign/schemas";
 import { LocalBlobStore, readVersionSamples } from "@sovereign/shards";
+import { TeacherEndpoints } from "@sovereign/teacher";
 import {
   type ChatCompletionsTestServer,
+  type ChatScript,
   completion,
   serverError,
   startChatCompletionsTestServer,
@@ -25,6 +27,9 @@ import { memoryUnits } from "./helpers";
 
 let dir: string;
 let server: ChatCompletionsTestServer;
+/** The operator's configuration: endpoint `teacher` is the test server, with its key. */
+let teachers: TeacherEndpoints;
+const TEACHER_KEY = "sk-teacher-5ecret";
 
 const WITH_COMMA = "กรุงเทพมหานคร, เมืองหลวง";
 const WITH_CJK = "กรุงเทพมหานครคือ首都ของประเทศไทย";
@@ -65,7 +70,7 @@ const spec = (teacher: Record<string, unknown> = {}): PipelineSpecInput => ({
     {
       type: "generate-constrained",
       compose: { seed: 7, constraints: { min: 1, max: 1 }, weights: onlyNoComma() },
-      teacher: { baseUrl: server.baseUrl, model: "test-teacher", n: 3, retries: 0, ...teacher },
+      teacher: { model: "test-teacher", n: 3, retries: 0, ...teacher },
     },
     { type: "normalize" },
     { type: "dedup-exact", scope: "content" },
@@ -78,7 +83,10 @@ function onlyNoComma(): Record<string, number> {
   return { ...Object.fromEntries([...registry.keys()].map((id) => [id, 0])), "punctuation:no_comma": 1 };
 }
 
-async function run(input: PipelineSpecInput, options: { workers?: number; teacherCache: string }) {
+async function run(
+  input: PipelineSpecInput,
+  options: { workers?: number; teacherCache: string; teachers?: TeacherEndpoints },
+) {
   return runPipeline({
     spec: PipelineSpec.parse(input),
     baseDir: dir,
@@ -87,6 +95,7 @@ async function run(input: PipelineSpecInput, options: { workers?: number; teache
     scratchDir: await mkdtemp(join(dir, "run-")),
     store: new LocalBlobStore(join(dir, "blobs")),
     units: memoryUnits(),
+    teachers: options.teachers ?? teachers,
     workers: options.workers ?? 0,
   });
 }
@@ -110,40 +119,40 @@ async function rejectedOf(result: Awaited<ReturnType<typeof run>>): Promise<Reje
     .map((l) => JSON.parse(l) as Rejected);
 }
 
+/** The scripted teacher, judge and proposer. */
+const script: ChatScript = (request) => {
+  const [system, user] = request.body?.messages ?? [];
+  if (system?.content === JUDGE_PROMPT_TH) {
+    const answer = Object.keys(JUDGE_REPLIES).find((text) => user?.content?.endsWith(`\n${text}`));
+    return answer ? completion(JUDGE_REPLIES[answer] as string) : serverError(400, "no scripted judgement");
+  }
+  if (system?.content?.startsWith("You write verifiable")) {
+    if (user?.content?.includes("เมืองหลวง"))
+      return completion(
+        JSON.stringify([
+          { id: "punctuation:no_comma" },
+          { id: "thai:word_count", params: { relation: "at least", num_words: 3 } },
+          { id: "thai:run_code", params: { code: "exit()" } },
+          { id: "detectable_format:title" },
+        ]),
+      );
+    return completion("I cannot think of any constraints for this one.");
+  }
+  const prompt = (request.body?.messages ?? []).map((m) => m.content ?? "").join("\n");
+  if (prompt.includes("FAILALL")) return completion([WITH_COMMA, "หนึ่ง, สอง", "สาม, สี่"]);
+  if (prompt.includes("TRUNCATE")) return truncatedCompletion("เรียงความที่ยังไม่จบ");
+  if (prompt.includes("LOWSCORE")) return completion([LOW, LOWER, "หนึ่ง, สอง"]);
+  if (prompt.includes("VAGUE")) return completion([VAGUE, LOW]);
+  if (prompt.includes("REFUSE")) return serverError(400, "this request is refused");
+  return completion([WITH_COMMA, WITH_CJK, CLEAN]);
+};
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "pipeline-generate-"));
   await writeFile(join(dir, "seeds.jsonl"), `${seeds.map((s) => JSON.stringify(s)).join("\n")}\n`);
   await writeFile(join(dir, "judge-seeds.jsonl"), `${judgeSeeds.map((s) => JSON.stringify(s)).join("\n")}\n`);
-  server = await startChatCompletionsTestServer({
-    script: (request) => {
-      const [system, user] = request.body?.messages ?? [];
-      if (system?.content === JUDGE_PROMPT_TH) {
-        const answer = Object.keys(JUDGE_REPLIES).find((text) => user?.content?.endsWith(`\n${text}`));
-        return answer
-          ? completion(JUDGE_REPLIES[answer] as string)
-          : serverError(400, "no scripted judgement");
-      }
-      if (system?.content?.startsWith("You write verifiable")) {
-        if (user?.content?.includes("เมืองหลวง"))
-          return completion(
-            JSON.stringify([
-              { id: "punctuation:no_comma" },
-              { id: "thai:word_count", params: { relation: "at least", num_words: 3 } },
-              { id: "thai:run_code", params: { code: "exit()" } },
-              { id: "detectable_format:title" },
-            ]),
-          );
-        return completion("I cannot think of any constraints for this one.");
-      }
-      const prompt = (request.body?.messages ?? []).map((m) => m.content ?? "").join("\n");
-      if (prompt.includes("FAILALL")) return completion([WITH_COMMA, "หนึ่ง, สอง", "สาม, สี่"]);
-      if (prompt.includes("TRUNCATE")) return truncatedCompletion("เรียงความที่ยังไม่จบ");
-      if (prompt.includes("LOWSCORE")) return completion([LOW, LOWER, "หนึ่ง, สอง"]);
-      if (prompt.includes("VAGUE")) return completion([VAGUE, LOW]);
-      if (prompt.includes("REFUSE")) return serverError(400, "this request is refused");
-      return completion([WITH_COMMA, WITH_CJK, CLEAN]);
-    },
-  });
+  server = await startChatCompletionsTestServer({ script });
+  teachers = new TeacherEndpoints({ teacher: { baseUrl: server.baseUrl, apiKey: TEACHER_KEY } });
 });
 
 afterAll(async () => {
@@ -161,6 +170,7 @@ describe("generate-constrained", () => {
     requestsAfterFirst = server.requests.length;
     expect(requestsAfterFirst).toBe(seeds.length);
     expect(server.requests[0]?.body).toMatchObject({ n: 3, model: "test-teacher", temperature: 0.7 });
+    expect(server.requests.map((r) => r.authorization)).toEqual(seeds.map(() => `Bearer ${TEACHER_KEY}`));
 
     const kept = (await keptOf(first)) as Extract<Sample, { messages: unknown }>[];
     expect(kept).toHaveLength(2);
@@ -380,6 +390,38 @@ describe("generate-constrained with a judge", () => {
     expect(server.requests.slice(before).map(isJudgement)).toEqual([false, true]);
   });
 
+  it("asks a judge on an endpoint of its own there only, with that endpoint's key and model", async () => {
+    const judgeServer = await startChatCompletionsTestServer({ script });
+    try {
+      const JUDGE_KEY = "sk-judge-5ecret";
+      const both = new TeacherEndpoints({
+        teacher: { baseUrl: server.baseUrl, apiKey: TEACHER_KEY },
+        judge: { baseUrl: judgeServer.baseUrl, model: "configured-judge", apiKey: JUDGE_KEY },
+      });
+      const before = server.requests.length;
+      const result = await run(judgeSpec({ endpoint: "judge" }), {
+        teacherCache: join(dir, "teacher-judge-d"),
+        teachers: both,
+      });
+      const toTeacher = server.requests.slice(before);
+      expect(toTeacher).toHaveLength(judgeSeeds.length);
+      expect(toTeacher.some(isJudgement)).toBe(false);
+      expect(new Set(toTeacher.map((r) => r.authorization))).toEqual(new Set([`Bearer ${TEACHER_KEY}`]));
+      expect(judgeServer.requests.length).toBeGreaterThan(0);
+      expect(judgeServer.requests.every(isJudgement)).toBe(true);
+      expect(new Set(judgeServer.requests.map((r) => r.authorization))).toEqual(
+        new Set([`Bearer ${JUDGE_KEY}`]),
+      );
+      expect(new Set(judgeServer.requests.map((r) => r.body?.model))).toEqual(new Set(["configured-judge"]));
+      const kept = (await keptOf(result)) as Extract<Sample, { messages: unknown }>[];
+      expect(kept.find((s) => s.meta.seedId === "th-capital")?.meta).toMatchObject({
+        autoif: { judge: { model: "configured-judge", score: 9 } },
+      });
+    } finally {
+      await judgeServer.close();
+    }
+  });
+
   it("reads the first score from 0 to 10 in a reply", () => {
     expect(parseJudgeScore("8")).toBe(8);
     expect(parseJudgeScore("คะแนน: 7.5/10")).toBe(7.5);
@@ -454,5 +496,85 @@ describe("generate-constrained with proposed constraints", () => {
     const before = server.requests.length;
     await run(proposeSpec({ share: 0 }), { teacherCache: join(dir, "teacher-propose-d") });
     expect(server.requests.slice(before).filter(isProposal)).toEqual([]);
+  });
+});
+
+describe("teacher endpoints", () => {
+  it("fails a run that names an endpoint this worker does not have, naming the field, and asks nothing", async () => {
+    const base = spec();
+    const [generate, ...rest] = base.steps ?? [];
+    const before = server.requests.length;
+    await expect(
+      run(
+        { ...base, steps: [{ ...(generate as object), judge: { endpoint: "elsewhere" } } as never, ...rest] },
+        { teacherCache: join(dir, "teacher-endpoints-a") },
+      ),
+    ).rejects.toThrow(
+      'steps.0.judge.endpoint: no endpoint named "elsewhere" is configured (configured: teacher)',
+    );
+    expect(server.requests.length).toBe(before);
+  });
+
+  it("sends an endpoint configured without a key none, whatever keys the environment holds", async () => {
+    const saved = { teacher: process.env.TEACHER_API_KEY, openai: process.env.OPENAI_API_KEY };
+    process.env.TEACHER_API_KEY = "sk-environment-teacher";
+    process.env.OPENAI_API_KEY = "sk-environment-openai";
+    try {
+      const before = server.requests.length;
+      await run(spec(), {
+        teacherCache: join(dir, "teacher-endpoints-c"),
+        teachers: new TeacherEndpoints({ teacher: { baseUrl: server.baseUrl } }),
+      });
+      const asked = server.requests.slice(before);
+      expect(asked.length).toBeGreaterThan(0);
+      expect(asked.map((r) => r.authorization ?? null)).toEqual(asked.map(() => null));
+    } finally {
+      for (const [name, value] of [
+        ["TEACHER_API_KEY", saved.teacher],
+        ["OPENAI_API_KEY", saved.openai],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+
+  it("fails a run whose recorded URL is not where this worker has the endpoint, and asks nothing", async () => {
+    const before = server.requests.length;
+    await expect(
+      run(spec({ endpointUrl: "http://127.0.0.1:9/v1" }), { teacherCache: join(dir, "teacher-endpoints-b") }),
+    ).rejects.toThrow(
+      `steps.0.teacher.endpointUrl: the spec records endpoint teacher at http://127.0.0.1:9/v1, but it is configured at ${server.baseUrl} here`,
+    );
+    expect(server.requests.length).toBe(before);
+    // The recorded URL as it is configured runs.
+    await run(spec({ endpointUrl: `${server.baseUrl}/` }), {
+      teacherCache: join(dir, "teacher-endpoints-b"),
+    });
+    expect(server.requests.length).toBeGreaterThan(before);
+  });
+
+  it("refuses a spec that gives the teacher, judge or proposer a URL, saying what to write instead", () => {
+    const base = spec();
+    const [generate, ...rest] = base.steps ?? [];
+    const withStep = (step: object) => ({
+      ...base,
+      steps: [{ ...(generate as object), ...step } as never, ...rest],
+    });
+    const cases = [
+      [withStep({ teacher: { baseUrl: "http://127.0.0.1:9/v1", model: "m" } }), "steps.0.teacher", "teacher"],
+      [withStep({ judge: { baseUrl: "http://127.0.0.1:9/v1" } }), "steps.0.judge", "judge"],
+      [withStep({ propose: { baseUrl: "http://127.0.0.1:9/v1" } }), "steps.0.propose", "propose"],
+    ] as const;
+    for (const [input, path, field] of cases) {
+      const parsed = PipelineSpec.safeParse(input);
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues.map((i) => [i.path.join("."), i.message])).toEqual([
+        [
+          path,
+          `baseUrl is not accepted: a spec names an endpoint the operator configured (CURATOR_TEACHER_ENDPOINTS, or TEACHER_BASE_URL for "teacher"), which holds its URL and key; write "${field}": { "endpoint": "<name>" } instead`,
+        ],
+      ]);
+    }
   });
 });

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ChatSample, PipelineSpec, type PipelineSpecInput, type Sample } from "@sovereign/schemas";
 import { LocalBlobStore, readVersionSamples } from "@sovereign/shards";
+import { TeacherEndpoints } from "@sovereign/teacher";
 import {
   type ChatCompletionsTestServer,
   completion,
@@ -69,7 +70,7 @@ const spec = (step: Record<string, unknown> = {}): PipelineSpecInput => ({
   steps: [
     {
       type: "render-thai",
-      teacher: { baseUrl: server.baseUrl, model: "test-translator", retries: 0 },
+      teacher: { model: "test-translator", retries: 0 },
       ...step,
     },
     { type: "dedup-exact", scope: "content" },
@@ -86,6 +87,7 @@ async function run(input: PipelineSpecInput, cache: string) {
     scratchDir: await mkdtemp(join(dir, "run-")),
     store: new LocalBlobStore(join(dir, "blobs")),
     units: memoryUnits(),
+    teachers: new TeacherEndpoints({ teacher: { baseUrl: server.baseUrl } }),
     workers: 0,
   });
   const store = new LocalBlobStore(join(dir, "blobs"));

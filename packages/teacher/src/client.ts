@@ -337,6 +337,7 @@ export class TeacherClient {
     let status: number;
     let text: string;
     let retryAfter: string | null;
+    let location: string | null;
     // A controller and a timer rather than `AbortSignal.timeout`, whose transferable signal took 6% of the
     // client's CPU in the benchmark.
     const abort = new AbortController();
@@ -347,9 +348,12 @@ export class TeacherClient {
         headers,
         body: payload,
         signal: abort.signal,
+        // A redirect would carry the prompts (and, to the same origin, the key) to a URL nobody configured.
+        redirect: "manual",
       });
       status = response.status;
       retryAfter = response.headers.get("retry-after");
+      location = response.headers.get("location");
       text = await response.text();
     } catch (error) {
       if (abort.signal.aborted) {
@@ -366,6 +370,13 @@ export class TeacherClient {
       const kind = status === 429 ? "rate-limited" : "server-error";
       const message = `HTTP ${status}: ${this.#scrub(serverMessage(text))}`;
       return new TeacherAttemptFailure(kind, message, parseRetryAfter(retryAfter), status);
+    }
+    if (status >= 300 && status < 400) {
+      throw new TeacherRequestError(
+        status,
+        `redirects to ${this.#scrub(redirectTarget(location, this.endpoint))}, and the client follows no redirect: configure the URL it names`,
+        this.endpoint,
+      );
     }
     if (status < 200 || status >= 300) {
       throw new TeacherRequestError(status, this.#scrub(serverMessage(text)), this.endpoint);
@@ -423,6 +434,17 @@ function serverMessage(text: string): string {
     // Not JSON: the text itself is the message.
   }
   return text.trim() === "" ? "(empty body)" : clip(text);
+}
+
+/** Where a redirect points, without its query (which may carry a token of the server's). */
+function redirectTarget(location: string | null, from: string): string {
+  if (!location) return "(no Location)";
+  try {
+    const url = new URL(location, from);
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    return "(an invalid Location)";
+  }
 }
 
 function describeFetchError(error: unknown): string {

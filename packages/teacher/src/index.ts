@@ -2,4 +2,5 @@
 export * from "./backoff";
 export * from "./cache";
 export * from "./client";
+export * from "./endpoints";
 export * from "./errors";

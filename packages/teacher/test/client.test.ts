@@ -19,6 +19,7 @@ import {
   completion,
   delayed,
   rateLimited,
+  redirect,
   type ScriptedReply,
   serverError,
   startChatCompletionsTestServer,
@@ -198,6 +199,26 @@ describe("TeacherClient", () => {
     expect(error).toBeInstanceOf(TeacherRetriesExhaustedError);
     expect(error.message).toMatch(/after 2 attempts; last: connection failed: ECONNREFUSED/);
     expect(error.message).not.toContain(KEY);
+  });
+
+  it("follows no redirect: the key and the prompts never reach the URL a server redirects to", async () => {
+    const elsewhere = await startChatCompletionsTestServer();
+    try {
+      await serve([redirect(`${elsewhere.baseUrl}/chat/completions?token=abc`), completion("never")]);
+      const error = await client()
+        .complete(question)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TeacherRequestError);
+      expect((error as TeacherRequestError).status).toBe(307);
+      expect((error as Error).message).toContain(
+        `redirects to ${elsewhere.baseUrl}/chat/completions, and the client follows no redirect`,
+      );
+      expect((error as Error).message).not.toContain("token=abc");
+      expect(server.requests).toHaveLength(1);
+      expect(elsewhere.requests).toEqual([]);
+    } finally {
+      await elsewhere.close();
+    }
   });
 
   it("flags choices cut off at max_tokens, and dropTruncated drops them as truncated", async () => {

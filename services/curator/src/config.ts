@@ -3,7 +3,9 @@
  * with the variable that is wrong.
  */
 import { delimiter, resolve } from "node:path";
+import type { TeacherEndpoints } from "@sovereign/teacher";
 import { z } from "zod";
+import { EndpointUrl, readEndpoints, TeacherEndpointsFile, teacherEndpoints } from "./teacher-config";
 
 const bytes = z.coerce.number().int().positive();
 
@@ -45,18 +47,25 @@ export const ConfigSchema = z.object({
   /** How often a worker says a run is alive, and after how long without it another worker takes the run over. */
   CURATOR_RUN_HEARTBEAT_SECONDS: z.coerce.number().positive().default(5),
   CURATOR_RUN_STALE_SECONDS: z.coerce.number().positive().default(30),
-  /** The teacher of pipeline steps that leave their endpoint to the environment (OpenAI-compatible API root). */
+  /** The teacher endpoint `teacher`, which steps naming no endpoint ask (OpenAI-compatible API root, model, key). */
   TEACHER_BASE_URL: z
     .string()
     .trim()
     .optional()
     .transform((v) => (v ? v : undefined))
-    .pipe(z.url().optional()),
+    .pipe(EndpointUrl.optional()),
   TEACHER_MODEL: z
     .string()
     .trim()
     .optional()
     .transform((v) => (v ? v : undefined)),
+  /** Further teacher endpoints by name: JSON, or the path of a JSON file (`TeacherEndpointsFile`). */
+  CURATOR_TEACHER_ENDPOINTS: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => (v ? readEndpoints(v, ctx) : undefined))
+    .pipe(TeacherEndpointsFile.optional()),
   /**
    * `on`: every route but /health and the API reference needs an API token of a role it allows (create the
    * first with `curator token create --role admin`); `off`: no tokens asked for, for a local demo only.
@@ -89,8 +98,8 @@ export type CuratorConfig = {
   heartbeatSeconds: number;
   staleSeconds: number;
   shardLimits: { maxRows: number; maxBytes: number };
-  /** Filled into teacher steps that name no endpoint, when a run is queued. */
-  teacher: { baseUrl: string | undefined; model: string | undefined };
+  /** The teacher endpoints pipeline steps name; their URLs and keys come from here only. */
+  teachers: TeacherEndpoints;
   /** Whether API tokens are asked for (CURATOR_AUTH). */
   auth: boolean;
   /** How long a review-page session lasts (CURATOR_SESSION_HOURS). */
@@ -108,6 +117,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration:\n${lines}`);
   }
   const e = parsed.data;
+  const { teachers, problems } = teacherEndpoints(e, env);
+  if (problems.length)
+    throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
   const dataDir = resolve(e.CURATOR_DATA_DIR);
   return {
     databaseUrl: e.DATABASE_URL,
@@ -129,7 +141,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     heartbeatSeconds: e.CURATOR_RUN_HEARTBEAT_SECONDS,
     staleSeconds: e.CURATOR_RUN_STALE_SECONDS,
     shardLimits: { maxRows: e.CURATOR_SHARD_MAX_ROWS, maxBytes: e.CURATOR_SHARD_MAX_BYTES },
-    teacher: { baseUrl: e.TEACHER_BASE_URL, model: e.TEACHER_MODEL },
+    teachers,
     auth: e.CURATOR_AUTH === "on",
     sessionHours: e.CURATOR_SESSION_HOURS,
     publish: {

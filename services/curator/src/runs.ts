@@ -25,6 +25,7 @@ import {
 import { type PipelineProgress, PipelineSpec, type PipelineSpecInput, tables } from "@sovereign/schemas";
 import { canonicalJson, sha256Hex } from "@sovereign/shards";
 import { type RecordReader, sourcePathProblems } from "@sovereign/sources";
+import type { TeacherEndpoints } from "@sovereign/teacher";
 import { and, desc, eq, inArray, lt, notInArray, or, sql } from "drizzle-orm";
 import PgBoss from "pg-boss";
 import type { CuratorConfig } from "./config";
@@ -185,7 +186,7 @@ export class RunManager {
       throw new CuratorError("BAD_REQUEST", "give either a pipeline name or a spec");
     const spec = withTeacherEndpoints(
       request.pipeline !== undefined ? this.pipelineSpec(request.pipeline) : parseSpec(request.spec),
-      this.options.config.teacher,
+      this.options.config.teachers,
     );
     const origin = request.origin ?? "api";
     const roots = this.sourceRoots(origin);
@@ -379,7 +380,19 @@ export class RunManager {
     const row = await this.claim(id);
     if (!row) return;
     const { config, registry, logger } = this.options;
-    const spec = parseSpec(row.spec);
+    let spec: PipelineSpec;
+    try {
+      spec = parseSpec(row.spec);
+    } catch (error) {
+      // A spec stored by an older release that this one refuses: the run fails saying why, instead of staying
+      // "running" and being queued again by recovery for ever.
+      await this.db
+        .update(pipelineRuns)
+        .set({ status: "failed", error: (error as Error).message, finishedAt: new Date() })
+        .where(and(eq(pipelineRuns.id, id), eq(pipelineRuns.worker, this.workerId)));
+      logger.error({ run: id, err: error }, "pipeline run refused: its stored spec is not valid here");
+      return;
+    }
     const controller = new AbortController();
     this.active.set(id, controller);
     const scratchDir = join(config.scratchDir, "runs", id);
@@ -428,6 +441,7 @@ export class RunManager {
         formats: this.options.formats,
         datasets: (source) => registry.datasetRecords(source),
         limits: config.shardLimits,
+        teachers: config.teachers,
         ...(config.pipelineWorkers !== undefined ? { workers: config.pipelineWorkers } : {}),
         signal: controller.signal,
         onProgress: (progress) => {
@@ -589,21 +603,16 @@ export function parseSpec(input: unknown): PipelineSpec {
 }
 
 /**
- * The spec with its teacher steps' endpoints filled from the configuration where the spec leaves them out, so
- * the stored spec (and the manifest) names the model that made the data.
+ * The spec with its teacher steps' endpoints, models and the endpoints' URLs filled in from the configured
+ * endpoints, so the stored spec (and the manifest) records what made the data; a worker sends to its own
+ * configuration of those endpoints, and refuses a run recorded at other URLs.
  */
-function withTeacherEndpoints(
-  spec: PipelineSpec,
-  teacher: { baseUrl: string | undefined; model: string | undefined },
-): PipelineSpec {
-  const resolved = resolveTeacherEndpoints(spec, {
-    TEACHER_BASE_URL: teacher.baseUrl,
-    TEACHER_MODEL: teacher.model,
-  });
+function withTeacherEndpoints(spec: PipelineSpec, teachers: TeacherEndpoints): PipelineSpec {
+  const resolved = resolveTeacherEndpoints(spec, teachers);
   if (resolved.problems.length)
     throw new CuratorError(
       "BAD_REQUEST",
-      `pipeline ${spec.name} needs a teacher model:\n${resolved.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`,
+      `pipeline ${spec.name} names teacher endpoints this curator cannot use:\n${resolved.problems.map((p) => `  ${p.path}: ${p.message}`).join("\n")}`,
     );
   return resolved.spec;
 }

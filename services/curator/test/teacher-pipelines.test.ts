@@ -1,9 +1,11 @@
 /**
  * The project's teacher pipelines run by name against a loopback chat-completions server, as a deployment runs
  * them: `thai-autoif` reads its seed queries from the committed `thai-instructions` version and `tool-use-th`
- * renders the committed `tool-use` version's requests in Thai. The teacher comes from the configuration, the
- * seed version is pinned into the run's spec and becomes the new version's parent, and every seed ends up kept
- * or rejected with its reason.
+ * renders the committed `tool-use` version's requests in Thai. The teacher is an endpoint the configuration
+ * names, the seed version is pinned into the run's spec and becomes the new version's parent, and every seed
+ * ends up kept or rejected with its reason. A spec that carries a URL for the teacher, judge or proposer, or
+ * names an endpoint the curator lacks, is refused before anything is sent; a run recorded at a URL the worker
+ * no longer has fails without sending anything.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -11,6 +13,7 @@ import { type Constraint, verifyAll } from "@sovereign/constraints";
 import { RENDER_THAI_PROMPT } from "@sovereign/pipeline";
 import { thaiAutoif } from "@sovereign/pipelines";
 import type { ChatSample, Manifest } from "@sovereign/schemas";
+import { TeacherEndpoints } from "@sovereign/teacher";
 import {
   type ChatCompletionsTestServer,
   completion,
@@ -30,6 +33,7 @@ const SEEDS = [
   ["budget", "ช่วยวางแผนการออมเงินสำหรับพนักงานบริษัท"],
 ] as const;
 const ANSWER = "คำตอบนี้อธิบายเรื่องข้าวและการเพาะปลูกอย่างละเอียดเพื่อให้ผู้อ่านเข้าใจได้ง่าย";
+const KEY = "sk-configured-5ecret";
 
 /** The proposer suggests constraints the scripted answer meets, except for the query it cannot help with. */
 function proposal(query: string) {
@@ -152,7 +156,9 @@ describe("teacher pipelines by name", () => {
       },
     });
     curator = await createTestCurator("pglite", {
-      teacher: { baseUrl: server.baseUrl, model: "test-teacher" },
+      teachers: new TeacherEndpoints({
+        teacher: { baseUrl: server.baseUrl, model: "test-teacher", apiKey: KEY },
+      }),
     });
     const sources = join(curator.dir, "sources");
     await mkdir(sources, { recursive: true });
@@ -195,16 +201,33 @@ describe("teacher pipelines by name", () => {
       ...thaiAutoif,
       steps: [{ ...(generate as object), propose: { share: 1, max: 3 } }, ...rest],
     };
+    const before = server.requests.length;
     const hash = await runToEnd({ spec });
+    // The configured key went to the configured URL, with every request.
+    expect(server.requests.length).toBeGreaterThan(before);
+    expect(new Set(server.requests.slice(before).map((r) => r.authorization))).toEqual(
+      new Set([`Bearer ${KEY}`]),
+    );
 
     const manifest = await manifestOf(hash);
     expect(manifest.parents).toEqual([seedVersion]);
     const config = manifest.pipeline?.config as {
       sources: { version?: string }[];
-      steps: { teacher?: { baseUrl?: string; model?: string } }[];
+      steps: { teacher?: Record<string, unknown>; propose?: Record<string, unknown> }[];
     };
     expect(config.sources[0]?.version).toBe(seedVersion);
-    expect(config.steps[0]?.teacher).toMatchObject({ baseUrl: server.baseUrl, model: "test-teacher" });
+    // The manifest records the endpoint, its URL and the model that made the data, and no key.
+    expect(config.steps[0]?.teacher).toMatchObject({
+      endpoint: "teacher",
+      endpointUrl: server.baseUrl,
+      model: "test-teacher",
+    });
+    expect(config.steps[0]?.propose).toMatchObject({
+      endpoint: "teacher",
+      endpointUrl: server.baseUrl,
+      model: "test-teacher",
+    });
+    expect(JSON.stringify(manifest)).not.toContain(KEY);
 
     const kept = await samplesOf(hash);
     const rejected = await rejectedOf(hash);
@@ -255,19 +278,131 @@ describe("teacher pipelines by name", () => {
     ]);
   });
 
-  it("refuses a teacher pipeline when neither the spec nor the configuration names the teacher", async () => {
-    const saved = curator.config.teacher;
-    curator.config.teacher = { baseUrl: undefined, model: undefined };
+  it("refuses a teacher pipeline when the configuration has no teacher endpoint, or it names no model", async () => {
+    const saved = curator.config.teachers;
     try {
-      const res = await post("/v1/pipelines/runs", { pipeline: "tool-use-th" });
-      expect(res.status).toBe(400);
-      const { error } = (await res.json()) as { error: { message: string } };
-      expect(error.message).toContain(
-        "steps.0.teacher.baseUrl: not in the spec, and TEACHER_BASE_URL is not set",
+      curator.config.teachers = new TeacherEndpoints();
+      const none = await post("/v1/pipelines/runs", { pipeline: "tool-use-th" });
+      expect(none.status).toBe(400);
+      expect(((await none.json()) as { error: { message: string } }).error.message).toContain(
+        'steps.0.teacher.endpoint: no teacher endpoint is configured, so "teacher" is unknown: set TEACHER_BASE_URL (endpoint teacher) or CURATOR_TEACHER_ENDPOINTS',
       );
-      expect(error.message).toContain("steps.0.teacher.model: not in the spec, and TEACHER_MODEL is not set");
+      curator.config.teachers = new TeacherEndpoints({ teacher: { baseUrl: server.baseUrl } });
+      const noModel = await post("/v1/pipelines/runs", { pipeline: "tool-use-th" });
+      expect(noModel.status).toBe(400);
+      expect(((await noModel.json()) as { error: { message: string } }).error.message).toContain(
+        "steps.0.teacher.model: not in the spec, and endpoint teacher has no model configured (TEACHER_MODEL)",
+      );
     } finally {
-      curator.config.teacher = saved;
+      curator.config.teachers = saved;
+    }
+  });
+});
+
+describe("teacher endpoints of specs sent over HTTP", () => {
+  let curator: TestCurator;
+  let server: ChatCompletionsTestServer;
+  /** A server of the spec author's choosing: it must never hear from the curator. */
+  let elsewhere: ChatCompletionsTestServer;
+  const post = (path: string, body: unknown) =>
+    curator.app.request(path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  const spec = (step: Record<string, unknown>) => ({
+    name: "endpoint-check",
+    dataset: { name: "endpoint-check", kind: "chat" },
+    sources: [{ type: "files", name: "seeds", paths: ["seeds.jsonl"] }],
+    steps: [{ type: "generate-constrained", compose: { seed: 1 }, teacher: {}, ...step }],
+  });
+  const refused = async (body: unknown) => {
+    const res = await post("/v1/pipelines/runs", body);
+    expect(res.status).toBe(400);
+    return ((await res.json()) as { error: { code: string; message: string } }).error;
+  };
+
+  beforeAll(async () => {
+    server = await startChatCompletionsTestServer({ script: () => completion(ANSWER) });
+    elsewhere = await startChatCompletionsTestServer({ script: () => completion(ANSWER) });
+    curator = await createTestCurator("pglite", {
+      teachers: new TeacherEndpoints({
+        teacher: { baseUrl: server.baseUrl, model: "test-teacher", apiKey: KEY },
+      }),
+    });
+    const sources = join(curator.dir, "sources");
+    await mkdir(sources, { recursive: true });
+    curator.config.sourcesDir = sources;
+    curator.config.pipelineWorkers = 0;
+    await writeFile(join(sources, "seeds.jsonl"), jsonl(SEEDS.map(([id, q]) => chatRow(id, q, "-"))));
+    await curator.runs.work();
+  });
+
+  afterAll(async () => {
+    await curator?.cleanup();
+    await server?.close();
+    await elsewhere?.close();
+  });
+
+  it("refuses a spec whose teacher, judge or proposer has a baseUrl, and queues nothing", async () => {
+    for (const [field, step] of [
+      ["teacher", { teacher: { baseUrl: elsewhere.baseUrl, model: "m" } }],
+      ["judge", { judge: { baseUrl: elsewhere.baseUrl } }],
+      ["propose", { propose: { baseUrl: elsewhere.baseUrl } }],
+    ] as const) {
+      const error = await refused({ spec: spec(step) });
+      expect(error.code).toBe("BAD_REQUEST");
+      expect(error.message).toContain(
+        `steps.0.${field}: baseUrl is not accepted: a spec names an endpoint the operator configured`,
+      );
+      expect(error.message).toContain(`write "${field}": { "endpoint": "<name>" } instead`);
+    }
+    expect(await curator.runs.list()).toEqual([]);
+    expect(elsewhere.requests).toEqual([]);
+  });
+
+  it("refuses an endpoint name the curator does not have, naming the field", async () => {
+    const teacher = await refused({ spec: spec({ teacher: { endpoint: "mine" } }) });
+    expect(teacher.message).toContain(
+      'steps.0.teacher.endpoint: no endpoint named "mine" is configured (configured: teacher)',
+    );
+    const judge = await refused({ spec: spec({ judge: { endpoint: "mine" } }) });
+    expect(judge.message).toContain('steps.0.judge.endpoint: no endpoint named "mine" is configured');
+  });
+
+  it("refuses a spec recording another URL for a configured endpoint, and sends nothing there", async () => {
+    const error = await refused({ spec: spec({ judge: { endpointUrl: elsewhere.baseUrl } }) });
+    expect(error.message).toContain(
+      `steps.0.judge.endpointUrl: the spec records endpoint teacher at ${elsewhere.baseUrl}, but it is configured at ${server.baseUrl} here`,
+    );
+    expect(elsewhere.requests).toEqual([]);
+  });
+
+  it("fails a run whose recorded URL is not where the worker has the endpoint now, sending nothing", async () => {
+    // The run stops at its budget, so it can be resumed after the endpoint moved.
+    const res = await post("/v1/pipelines/runs", {
+      spec: spec({ teacher: { budgetTokens: 1, concurrency: 1 } }),
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    const stopped = await curator.runs.waitFor(id);
+    expect(stopped.status).toBe("failed");
+    expect(stopped.error).toContain("token budget of 1 reached");
+    const saved = curator.config.teachers;
+    curator.config.teachers = new TeacherEndpoints({
+      teacher: { baseUrl: elsewhere.baseUrl, model: "test-teacher", apiKey: KEY },
+    });
+    try {
+      await curator.runs.resume(id);
+      const moved = await curator.runs.waitFor(id);
+      expect(moved.status).toBe("failed");
+      expect(moved.error).toContain("the run's teacher endpoints do not match this worker's configuration");
+      expect(moved.error).toContain(
+        `steps.0.teacher.endpointUrl: the spec records endpoint teacher at ${server.baseUrl}, but it is configured at ${elsewhere.baseUrl} here`,
+      );
+      expect(elsewhere.requests).toEqual([]);
+    } finally {
+      curator.config.teachers = saved;
     }
   });
 });

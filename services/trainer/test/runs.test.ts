@@ -11,6 +11,7 @@ import { type ServerType, serve } from "@hono/node-server";
 import { openTestDatabase } from "@sovereign/db/testing";
 import { TrainingRunSpec, tables } from "@sovereign/schemas";
 import { LocalBlobStore } from "@sovereign/shards";
+import { startChatCompletionsTestServer } from "@sovereign/teacher/testing";
 import { eq } from "drizzle-orm";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -73,6 +74,22 @@ describe("training runs", () => {
     expect(res.status).toBe(400);
     const { error } = (await res.json()) as { error: { message: string } };
     expect(error.message).toContain("body.datasets.train: stage sft needs a train dataset version");
+  });
+
+  it("refuses a spec that gives its teacher or a judge a server URL: the judge is the trainer's configuration", async () => {
+    const server = await startChatCompletionsTestServer();
+    try {
+      for (const spec of [
+        { ...sftSpec(train), judge: { baseUrl: server.baseUrl, model: "m" } },
+        { ...sftSpec(train), stage: "opd", teacher: { baseUrl: server.baseUrl, model: "m" } },
+      ]) {
+        const res = await stack.post("/v1/training/runs", spec);
+        expect(res.status).toBe(400);
+      }
+      expect(server.requests).toEqual([]);
+    } finally {
+      await server.close();
+    }
   });
 
   it("refuses hashes the registry does not know, and versions of the wrong kind", async () => {

@@ -2,7 +2,7 @@
  * @module A test server that speaks OpenAI's chat-completions protocol, for tests and benchmarks only: a real
  * HTTP server on 127.0.0.1 (random port) answering `POST /v1/chat/completions` from a script, so a test can
  * make it answer, refuse with 429 and `Retry-After`, fail with a 5xx, stall past a timeout, drop the
- * connection or cut a completion off at `max_tokens`. It records every request and the most it had in flight
+ * connection, redirect or cut a completion off at `max_tokens`. It records every request and the most it had in flight
  * at once, so tests can count calls and check concurrency bounds.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -39,7 +39,9 @@ export type ScriptedReply =
     }
   | { kind: "error"; status: number; message: string; retryAfter?: string; delayMs?: number }
   /** Closes the socket without an answer, as a crashed server would. */
-  | { kind: "drop"; delayMs?: number };
+  | { kind: "drop"; delayMs?: number }
+  /** Answers with a redirect (307 unless said) to `location`. */
+  | { kind: "redirect"; location: string; status?: number; delayMs?: number };
 
 export type ChatScript = (request: RecordedChatRequest) => ScriptedReply | Promise<ScriptedReply>;
 
@@ -80,6 +82,11 @@ export function rateLimited(retryAfter?: string): ScriptedReply {
 
 export function serverError(status = 500, message = "internal server error"): ScriptedReply {
   return { kind: "error", status, message };
+}
+
+/** A redirect to `location` (307 unless `status` says otherwise). */
+export function redirect(location: string, status = 307): ScriptedReply {
+  return { kind: "redirect", location, status };
 }
 
 /** `reply`, sent only after `ms`: past a client's timeout, this is a stalled server. */
@@ -136,6 +143,10 @@ export async function startChatCompletionsTestServer(
     switch (reply.kind) {
       case "drop":
         request.socket.destroy();
+        return;
+      case "redirect":
+        response.writeHead(reply.status ?? 307, { location: reply.location, "content-length": 0 });
+        response.end();
         return;
       case "error": {
         const headers: Record<string, string> = {};
