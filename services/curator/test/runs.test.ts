@@ -5,6 +5,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { testDatabaseKinds } from "@sovereign/db/testing";
+import { tables } from "@sovereign/schemas";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chatRow, createTestCurator, jsonl, type TestCurator } from "./helpers";
 
@@ -223,6 +224,33 @@ describe.each(testDatabaseKinds())("pipeline runs (%s)", (kind) => {
       curator.config.heartbeatSeconds = 5;
       await curator.runs.work();
     }
+  });
+
+  it("fails a run whose stored spec this release refuses, instead of leaving it running", async () => {
+    // As an earlier release stored it: a teacher named by URL, which specs may no longer carry.
+    const spec = {
+      ...specFor("runs-stored", "first.jsonl"),
+      dataset: { name: "runs-stored", kind: "chat", description: "" },
+      steps: [{ type: "render-thai", teacher: { baseUrl: "http://127.0.0.1:9/v1", model: "m" } }],
+    };
+    const [row] = await curator.database.db
+      .insert(tables.pipelineRuns)
+      .values({
+        pipeline: "runs-stored",
+        dataset: "runs-stored",
+        spec,
+        configHash: "0".repeat(64),
+        status: "queued",
+      })
+      .returning();
+    const id = (row as { id: string }).id;
+    await curator.runs.execute(id);
+    const run = await curator.runs.get(id);
+    expect(run.status).toBe("failed");
+    expect(run.error).toMatch(/steps\.0\.teacher.*baseUrl/s);
+    expect(run.finishedAt).not.toBeNull();
+    // Recovery finds nothing to queue again.
+    expect(await curator.runs.recover()).not.toContain(id);
   });
 
   it("lists the project's pipelines", async () => {
