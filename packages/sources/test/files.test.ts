@@ -235,12 +235,12 @@ describe("matchesGlob", () => {
     }
   });
 
-  it("matches a name in time linear in its length, where a backtracking pattern took seconds", () => {
+  it("matches a name without backtracking, where the regular expressions it replaced never finished", () => {
+    // As `^[^/]*a[^/]*a…b$`, each of these backtracks through about 255^k splits of the name (k stars): the
+    // old matcher did not return; this one walks pattern × name once.
     const name = "a".repeat(255);
-    const started = performance.now();
-    expect(matchesGlob(compileGlob(`${"*a".repeat(4)}*b`), name)).toBe(false);
+    expect(matchesGlob(compileGlob(`${"*a".repeat(8)}*b`), name)).toBe(false);
     expect(matchesGlob(compileGlob(`${"*a".repeat(40)}*`), name)).toBe(true);
     expect(matchesGlob(compileGlob(`${"**/a/".repeat(6)}x`), `${"a/".repeat(30)}y`)).toBe(false);
-    expect(performance.now() - started).toBeLessThan(250);
   });
 });
