@@ -398,6 +398,7 @@ export class RunManager {
         formats: this.options.formats,
         datasets: (source) => registry.datasetRecords(source),
         limits: config.shardLimits,
+        readLimits: { maxLineBytes: config.maxLineBytes },
         ...(config.pipelineWorkers !== undefined ? { workers: config.pipelineWorkers } : {}),
         signal: controller.signal,
         onProgress: (progress) => {
