@@ -3,7 +3,7 @@
  * baseline model's two answers, as a chat sample. The baseline is named by the source option `model`
  * (default `gpt-3.5-turbo-0125`); its name holds dots, which field paths cannot address.
  */
-import { type RawRecord, readJsonl } from "@sovereign/shards";
+import { type RawRecord, readJsonl, recordText } from "@sovereign/shards";
 
 type MtBenchRow = {
   question_id: number;
@@ -33,7 +33,7 @@ export async function* mtBenchChats(
         location: record.location,
         reason: "malformed",
         message: `expected \`prompts\` and \`baselines.${model}\` arrays`,
-        raw: JSON.stringify(row),
+        raw: recordText(row),
       };
       continue;
     }

@@ -84,7 +84,10 @@ export const CreateVersionBody = z.strictObject({
 
 export const UploadInfo = z.object({
   upload: z.uuid(),
+  /** The name the upload was given: versions built from it name their records by it. */
   filename: z.string(),
+  /** `parquet` for a `.parquet` name, `jsonl` for any other; the bytes were checked to agree. */
+  format: z.enum(["jsonl", "parquet"]),
   bytes: z.number().int(),
   sha256: Sha256Hex,
 });
@@ -131,12 +134,15 @@ export const VerifyReport = z.object({
   version: Sha256Hex,
   ok: z.boolean(),
   manifest: z.object({ ok: z.boolean(), actual: Sha256Hex }),
+  /** Every file checked: `manifest.json`, `README.md` (the card), the shards and rejected records. */
   shards: z.array(
     z.object({
       path: z.string(),
       sha256: Sha256Hex,
-      bytes: z.number().int(),
+      bytes: z.number().int().optional(),
       ok: z.boolean(),
+      /** `missing`: no blob by that hash in the store; `corrupt`: its bytes hash to something else. */
+      status: z.enum(["ok", "corrupt", "missing"]),
       error: z.string().optional(),
     }),
   ),

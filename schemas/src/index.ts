@@ -2,6 +2,7 @@
 export * as api from "./api";
 export * from "./arrow";
 export * as tables from "./db/index";
+export * from "./json-limits";
 export * from "./manifest";
 export * from "./pipeline";
 export * from "./samples";

@@ -6,6 +6,7 @@
  * that RL trainers read. Every row has an `id`, a `source` and a JSON `meta` with provenance.
  */
 import { z } from "zod";
+import { jsonValueIssue } from "./json-limits";
 
 export const datasetKinds = ["chat", "text", "rl-prompt"] as const;
 export const DatasetKind = z.enum(datasetKinds);
@@ -15,13 +16,37 @@ export type DatasetKind = z.infer<typeof DatasetKind>;
 export const JsonObject = z.record(z.string(), z.unknown());
 export type JsonObject = z.infer<typeof JsonObject>;
 
+/**
+ * Why a tool call's `arguments` text is not the JSON of an object, or undefined when it is. An object, as in
+ * OpenAI's format: the chat template writes the text as the call's `"arguments"` object, and tool-use
+ * pipelines validate it against the tool's parameter schema, whose top level is an object.
+ */
+export function argumentsProblem(text: string): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return `not JSON: ${(error as Error).message}`;
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    const found = value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`;
+    return `must be the text of a JSON object (the call's named arguments), not ${found}`;
+  }
+  const issue = jsonValueIssue(value);
+  if (issue) return `the JSON${issue.path.length ? ` at ${issue.path.join(".")}` : ""} ${issue.message}`;
+  return undefined;
+}
+
 export const ToolCall = z.strictObject({
   id: z.string().min(1),
   type: z.literal("function"),
   function: z.strictObject({
     name: z.string().min(1),
-    /** JSON-encoded arguments, exactly as the OpenAI format carries them. */
-    arguments: z.string(),
+    /** The JSON text of the arguments object, exactly as the OpenAI format carries it. */
+    arguments: z.string().superRefine((text, ctx) => {
+      const problem = argumentsProblem(text);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
   }),
 });
 export type ToolCall = z.infer<typeof ToolCall>;
@@ -63,11 +88,25 @@ export const ToolDefinition = z.strictObject({
 });
 export type ToolDefinition = z.infer<typeof ToolDefinition>;
 
+/** `id` and `source` are indexed in PostgreSQL, whose text cannot hold U+0000. */
+const NO_NUL = [
+  (text: string) => !text.includes("\u0000"),
+  "holds a NUL character (U+0000), which PostgreSQL text cannot store",
+] as const;
+
 const SampleBase = {
   /** Stable sample id; when an input omits it, the builder derives it from the content hash. */
-  id: z.string().min(1).max(256),
+  id: z
+    .string()
+    .min(1)
+    .max(256)
+    .refine(...NO_NUL),
   /** Where the sample came from (a corpus name, a file, a hub repo). */
-  source: z.string().min(1).max(512),
+  source: z
+    .string()
+    .min(1)
+    .max(512)
+    .refine(...NO_NUL),
   meta: JsonObject,
 };
 
@@ -106,14 +145,23 @@ export const sampleSchemas = {
   "rl-prompt": RlPromptSample,
 } as const satisfies Record<DatasetKind, z.ZodType>;
 
-/** What an input record may leave out: the builder fills `id`, `source` and `meta`. */
+/**
+ * What an input record may leave out: the builder fills `id`, `source` and `meta`. Every input, of a direct
+ * build or of a pipeline, passes here, so this is where values a dataset cannot keep (`json-limits.ts`) are
+ * refused, wherever in the record they are.
+ */
 export function inputSchemaFor(kind: DatasetKind) {
-  return sampleSchemas[kind].extend({
-    id: SampleBase.id.optional(),
-    source: SampleBase.source.optional(),
-    meta: JsonObject.optional(),
-    ...(kind === "chat" ? { tools: z.array(ToolDefinition).nullable().optional() } : {}),
-  });
+  return sampleSchemas[kind]
+    .extend({
+      id: SampleBase.id.optional(),
+      source: SampleBase.source.optional(),
+      meta: JsonObject.optional(),
+      ...(kind === "chat" ? { tools: z.array(ToolDefinition).nullable().optional() } : {}),
+    })
+    .superRefine((record, ctx) => {
+      const issue = jsonValueIssue(record);
+      if (issue) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+    });
 }
 
 /** The fields whose content a sample's content hash covers (everything but id, source and meta). */

@@ -38,7 +38,13 @@ import {
   sha256Hex,
   WorkerPool,
 } from "@sovereign/shards";
-import { type RecordReader, readSource, resolveFiles, type SourceContext } from "@sovereign/sources";
+import {
+  type ReadLimits,
+  type RecordReader,
+  readSource,
+  resolveFiles,
+  type SourceContext,
+} from "@sovereign/sources";
 import type { TeacherEndpoints } from "@sovereign/teacher";
 import { QWEN3_TOKENIZER_ID } from "@sovereign/tokenizer";
 import { valueAt } from "./fields";
@@ -54,6 +60,7 @@ import {
   nearText,
   processUnit,
   type RejectedLine,
+  transferable,
   type UnitJob,
   type UnitResult,
 } from "./unit";
@@ -116,6 +123,8 @@ export type RunPipelineOptions = {
    * of the endpoints it names here, never to a URL from the spec.
    */
   teachers?: TeacherEndpoints;
+  /** The readers' size limits (whole-file JSON, CSV rows, JSONL lines). */
+  readLimits?: ReadLimits;
   /** Worker threads for units; default one per core. 0 processes units in this thread. */
   workers?: number;
   signal?: AbortSignal;
@@ -204,6 +213,7 @@ async function readUnits(
     formats: options.formats ?? {},
     env: options.env ?? process.env,
     ...(options.datasets ? { datasets: options.datasets } : {}),
+    ...(options.readLimits ? { limits: options.readLimits } : {}),
   };
   // Resolved before any work, so a run whose endpoints this worker does not have fails at once.
   const firstStep = spec.steps[0];
@@ -273,8 +283,14 @@ async function readUnits(
   let failure: Error | undefined;
   // Teacher tokens spent by this process's units, so far: each unit is given what is left of the budget.
   let teacherTokensSpent = 0;
+  const onWorker = (workerPool: WorkerPool, job: UnitJob): Promise<UnitResult> =>
+    workerPool.run<UnitResult>(job).catch((error: Error) => {
+      // Structured cloning recurses: a record nested deep enough fails the post, so records go as their text.
+      if (!(error instanceof RangeError || error.name === "DataCloneError")) throw error;
+      return workerPool.run<UnitResult>({ ...job, records: job.records.map(transferable) });
+    });
   const finish = async (job: UnitJob, first: number) => {
-    const result: UnitResult = pool ? await pool.run<UnitResult>(job) : await processUnit(job);
+    const result: UnitResult = pool ? await onWorker(pool, job) : await processUnit(job);
     teacherTokensSpent += result.teacherTokens ?? 0;
     const name = `unit-${String(job.unit).padStart(6, "0")}.jsonl`;
     const path = join(options.scratchDir, name);

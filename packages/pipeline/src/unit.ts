@@ -8,21 +8,23 @@ import {
   contentFields,
   type DatasetKind,
   type FieldMapping,
-  inputSchemaFor,
   isTeacherStep,
   type PipelineStep,
   type RecordStep,
   type Sample,
   type StepStats,
+  writableAsJson,
 } from "@sovereign/schemas";
 import {
   canonicalJson,
   completeSample,
-  formatIssues,
+  keepableRecord,
   type RawRecord,
   type RejectedRecord,
+  recordText,
   sampleContentHash,
   sha256Hex,
+  transferableJson,
 } from "@sovereign/shards";
 import { mapRecord } from "@sovereign/sources";
 import { loadQwen3Tokenizer } from "@sovereign/tokenizer";
@@ -32,12 +34,21 @@ import { applyRecordSteps, emptyStats, type RecordContext, stepName } from "./re
 import { renderThai } from "./render-thai";
 import type { TeacherTargets } from "./teacher";
 
+/** A record as a unit takes it: as read, or, to reach a worker thread, with its value as JSON text. */
+export type UnitRecord = RawRecord | { ok: true; location: string; json: string };
+
+/** The record with its value as JSON text when the value is too deep for structured cloning. */
+export function transferable(record: UnitRecord): UnitRecord {
+  if (!record.ok || !("value" in record) || writableAsJson(record.value)) return record;
+  return { ok: true, location: record.location, json: transferableJson(record.value) };
+}
+
 export type UnitJob = {
   unit: number;
   kind: DatasetKind;
   steps: PipelineStep[];
   source: { index: number; name: string; priority: number; mapping?: FieldMapping };
-  records: RawRecord[];
+  records: UnitRecord[];
   /** The teacher's persistent cache, for a teacher step (`generate-constrained`, `render-thai`). */
   teacherCacheDir?: string;
   /** Teacher tokens earlier units of this run spent, counted against the step's budget. */
@@ -148,7 +159,6 @@ export async function processUnit(job: UnitJob): Promise<UnitResult> {
   const recordSteps = job.steps.filter(isRecordStep).filter((s) => !isTeacherStep(s));
   const context: RecordContext = { kind: job.kind };
   if (recordSteps.some((s) => s.type === "tokens")) context.tokenizer = await loadQwen3Tokenizer();
-  const schema = inputSchemaFor(job.kind);
   const input: StepStats = { ...emptyStats(-1, { type: "input" }), step: INPUT_STEP };
   const teacherStats = teacherStep ? emptyStats(0, teacherStep) : undefined;
   const stats = recordSteps.map((step) => emptyStats(job.steps.indexOf(step), step));
@@ -159,8 +169,9 @@ export async function processUnit(job: UnitJob): Promise<UnitResult> {
   let bytes = 0;
   const reject = (record: RejectedRecord) => {
     input.dropped[record.reason] = (input.dropped[record.reason] ?? 0) + 1;
+    const kept = { ...record, record: keepableRecord(record.record) };
     slots.push([
-      JSON.stringify({ r: 1, step: INPUT_STEP, action: "dropped", source: job.source.name, ...record }),
+      JSON.stringify({ r: 1, step: INPUT_STEP, action: "dropped", source: job.source.name, ...kept }),
     ]);
     rejected++;
   };
@@ -176,29 +187,21 @@ export async function processUnit(job: UnitJob): Promise<UnitResult> {
       });
       continue;
     }
-    bytes += approximateBytes(record.value);
-    const mapped = mapRecord(job.kind, record.value, job.source.mapping);
+    const value: unknown = "json" in record ? JSON.parse(record.json) : record.value;
+    bytes += approximateBytes(value);
+    // Mapped and checked against the kind's input schema, which is where every input's values are checked.
+    const mapped = mapRecord(job.kind, value, job.source.mapping);
     if (!mapped.ok) {
       reject({
-        reason: "malformed",
+        reason: mapped.reason,
         location: record.location,
         message: mapped.message,
-        record: record.value,
-      });
-      continue;
-    }
-    const parsed = schema.safeParse(mapped.input);
-    if (!parsed.success) {
-      reject({
-        reason: "invalid",
-        location: record.location,
-        message: formatIssues(parsed.error),
-        record: mapped.input,
+        record: value,
       });
       continue;
     }
     input.out++;
-    const sample = completeSample(job.kind, { source: job.source.name, ...parsed.data }, job.source.name);
+    const sample = completeSample(job.kind, { source: job.source.name, ...mapped.input }, job.source.name);
     slots.push({ sample: sample as SeedRecord["sample"], location: record.location });
   }
 
@@ -304,7 +307,13 @@ function keptLine(
 
 /** Bytes of a record as read, near enough for progress and an ETA. */
 function approximateBytes(value: unknown): number {
-  return typeof value === "string" ? value.length : (JSON.stringify(value)?.length ?? 0);
+  if (typeof value === "string") return value.length;
+  try {
+    return JSON.stringify(value)?.length ?? 0;
+  } catch {
+    // Nested deeper than JSON.stringify's recursion goes (in fields no mapping reads, or refused as invalid).
+    return recordText(value).length;
+  }
 }
 
 export function encodeSignature(signature: Uint32Array): string {

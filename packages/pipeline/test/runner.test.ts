@@ -81,6 +81,7 @@ async function run(
     scratch?: string;
     env?: NodeJS.ProcessEnv;
     cache?: string;
+    readLimits?: { maxLineBytes?: number };
   } = {},
 ) {
   const store = new LocalBlobStore(join(dir, "blobs"));
@@ -93,6 +94,7 @@ async function run(
     units: options.units ?? memoryUnits(),
     workers: options.workers ?? 0,
     ...(options.env ? { env: options.env } : {}),
+    ...(options.readLimits ? { readLimits: options.readLimits } : {}),
   });
 }
 
@@ -263,6 +265,61 @@ describe("runPipeline", () => {
     } finally {
       await hub.close();
     }
+  });
+
+  it("refuses what a dataset cannot keep as the direct build does, in one thread or on workers", async () => {
+    const deep = `${"[".repeat(50_000)}${"]".repeat(50_000)}`;
+    const call = (id: string, args: string) =>
+      JSON.stringify({
+        id,
+        messages: [
+          { role: "user", content: "ขอดูอากาศ" },
+          {
+            role: "assistant",
+            content: null,
+            tool_calls: [{ id: "c1", type: "function", function: { name: "weather", arguments: args } }],
+          },
+        ],
+      });
+    const lines = [
+      JSON.stringify(chat("h1", "สวัสดี", "สวัสดีครับ")),
+      JSON.stringify(chat("h2", "a\ud800b", "ครับ")),
+      JSON.stringify(chat("h\u0000", "ดี", "ครับ")),
+      '{"id":"h4","messages":[{"role":"user","content":"x"}],"meta":{"n":-1e400}}',
+      `{"id":"h5","messages":[{"role":"user","content":"x"}],"meta":{"a":${deep}}}`,
+      call("h6", "{not json"),
+      JSON.stringify(chat("h7", "ยาว", "ก".repeat(60_000))),
+      JSON.stringify(chat("h8", "ลาก่อน", "ลาก่อนครับ")),
+    ];
+    await writeFile(join(dir, "hostile.jsonl"), `${lines.join("\n")}\n`);
+    const hostile = spec({
+      sources: [{ type: "files", name: "fixture", paths: ["hostile.jsonl"] }],
+      steps: [{ type: "normalize" }],
+      errorBudget: { maxRecords: 10 },
+    });
+    const one = await run(hostile, { readLimits: { maxLineBytes: 128 * 1024 } });
+    const rejected = await rejectedOf(one);
+    expect(rejected.map((r) => [r.location, r.step, r.reason])).toEqual([
+      ["hostile.jsonl:2", "0-input", "invalid"],
+      ["hostile.jsonl:3", "0-input", "invalid"],
+      ["hostile.jsonl:4", "0-input", "invalid"],
+      ["hostile.jsonl:5", "0-input", "invalid"],
+      ["hostile.jsonl:6", "0-input", "invalid"],
+      ["hostile.jsonl:7", "0-input", "too-long"],
+    ]);
+    const messages = rejected.map((r) => (r as unknown as { message: string }).message);
+    expect(messages[0]).toMatch(/^messages\.0\.content .*unpaired UTF-16 surrogate/);
+    expect(messages[1]).toMatch(/^id .*NUL/);
+    expect(messages[2]).toMatch(/^meta\.n .*-Infinity/);
+    expect(messages[3]).toMatch(/^meta\.a[.\d]* .*nested more than 100 levels/);
+    expect(messages[4]).toMatch(/^messages\.1\.tool_calls\.0\.function\.arguments .*not JSON/);
+    expect(messages[5]).toMatch(/over the 131072-byte limit/);
+    // Kept as they were read: the one too deep for JSON as its text.
+    expect(typeof rejected[3]?.record).toBe("string");
+    expect(JSON.stringify(rejected[0]?.record)).toContain('"content":"a\\ud800b"');
+    expect(Object.values(one.built.manifest.splits).reduce((n, s) => n + s.rows, 0)).toBe(2);
+    const workers = await run(hostile, { workers: 2, readLimits: { maxLineBytes: 128 * 1024 } });
+    expect(workers.built.hash).toBe(one.built.hash);
   });
 
   it("keys a near-dedup text exactly as exactKey and MinHasher.signature do", () => {

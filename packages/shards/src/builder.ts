@@ -19,7 +19,7 @@ import {
 } from "@sovereign/schemas";
 import type { BlobStore } from "./blob-store";
 import { datasetCard } from "./card";
-import { canonicalJson, hasJsonForm } from "./hashing";
+import { canonicalJson, hasJsonForm, keepableRecord } from "./hashing";
 import { configHash, manifestBytes, manifestHash, schemaFingerprint, shardPath } from "./manifest";
 import { scratchName } from "./owner";
 import { type EncodedShard, type EncodeJob, encodeShard, JsonRows, runShardJob } from "./shard-jobs";
@@ -40,7 +40,7 @@ export type ShardLimits = {
 export const DEFAULT_SHARD_LIMITS: ShardLimits = { maxRows: 50_000, maxBytes: 64 * 1024 * 1024 };
 
 /** Why an input record was refused on import; pipeline steps add their own reason codes. */
-export type RejectReason = "malformed" | "invalid" | "duplicate-id" | "invalid-utf8";
+export type RejectReason = "malformed" | "invalid" | "duplicate-id" | "invalid-utf8" | "too-long";
 
 export type RejectedRecord = {
   reason: RejectReason | (string & {});
@@ -261,10 +261,12 @@ export class DatasetBuilder {
     return undefined;
   }
 
+  /** Keep a refused record with its reason; one that JSON cannot carry is kept as its text (`keepableRecord`). */
   async reject(record: RejectedRecord): Promise<void> {
     this.assertOpen();
     await mkdir(this.scratch, { recursive: true });
-    await appendFile(this.rejectedFile, `${canonicalJson(record)}\n`);
+    const kept = { ...record, record: keepableRecord(record.record) };
+    await appendFile(this.rejectedFile, `${canonicalJson(kept)}\n`);
     this.rejectedCount++;
     this.report();
   }

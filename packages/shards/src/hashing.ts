@@ -6,6 +6,7 @@
  * refuses values JSON cannot carry (NaN, Infinity, bigint, functions) instead of silently changing them.
  */
 import { createHash } from "node:crypto";
+import { writableAsJson } from "@sovereign/schemas";
 
 /** `path` names the value in the error for a value JSON cannot carry. */
 export function canonicalJson(value: unknown, path = "$"): string {
@@ -39,6 +40,74 @@ function encode(value: unknown, path: string): string {
     default:
       throw new TypeError(`${path}: a ${typeof value} has no JSON form`);
   }
+}
+
+/** A piece of JSON text already written, among the values still to write. */
+class Written {
+  constructor(readonly text: string) {}
+}
+
+/** JSON text of any value, written with a stack of its own instead of recursion. */
+function writeJson(value: unknown, sortKeys: boolean, nonFinite: (n: number) => string): string {
+  const out: string[] = [];
+  const todo: unknown[] = [value];
+  while (todo.length > 0) {
+    const next = todo.pop();
+    if (next instanceof Written) out.push(next.text);
+    else if (next === null || next === undefined) out.push("null");
+    else if (typeof next === "string") out.push(JSON.stringify(next));
+    else if (typeof next === "number")
+      out.push(Number.isFinite(next) ? JSON.stringify(next) : nonFinite(next));
+    else if (typeof next === "boolean") out.push(next ? "true" : "false");
+    else if (Array.isArray(next)) {
+      // Pushed last first: popped as `[`, the items with commas between, `]`.
+      todo.push(new Written("]"));
+      for (let i = next.length - 1; i >= 0; i--) {
+        todo.push(next[i]);
+        if (i > 0) todo.push(new Written(","));
+      }
+      todo.push(new Written("["));
+    } else if (typeof next === "object") {
+      const keys = Object.keys(next);
+      if (sortKeys) keys.sort();
+      const members = keys.filter((key) => (next as Record<string, unknown>)[key] !== undefined);
+      todo.push(new Written("}"));
+      for (let i = members.length - 1; i >= 0; i--) {
+        const key = members[i] as string;
+        todo.push((next as Record<string, unknown>)[key]);
+        todo.push(new Written(`${i > 0 ? "," : ""}${JSON.stringify(key)}:`));
+      }
+      todo.push(new Written("{"));
+    } else out.push(JSON.stringify(String(next)));
+  }
+  return out.join("");
+}
+
+/**
+ * Canonical JSON text of a value `canonicalJson` cannot take, written without recursion: one nested past the
+ * depth limit, or holding numbers out of range, which are written `Infinity`, `-Infinity` or `NaN` (as
+ * Python's `json` module reads them).
+ */
+export function deepJsonText(value: unknown): string {
+  return writeJson(value, true, String);
+}
+
+/**
+ * JSON text that `JSON.parse` (which does not recurse) turns back into the same value, keys in their order and
+ * infinities as `±1e999`: how a value too deep for structured cloning travels to a worker thread.
+ */
+export function transferableJson(value: unknown): string {
+  return writeJson(value, false, (n) => (n > 0 ? "1e999" : n < 0 ? "-1e999" : "null"));
+}
+
+/** A record as text, for a refused record's `raw`: its JSON, written by `deepJsonText` when `JSON.stringify` cannot. */
+export function recordText(value: unknown): string {
+  return writableAsJson(value) ? JSON.stringify(value) : deepJsonText(value);
+}
+
+/** A rejected record as it can be kept: itself when JSON can carry it, else its text (`deepJsonText`). */
+export function keepableRecord(value: unknown): unknown {
+  return writableAsJson(value) ? value : deepJsonText(value);
 }
 
 /** Whether `canonicalJson` takes the value; found without building its text. */

@@ -4,6 +4,7 @@ export * from "./builder";
 export * from "./card";
 export * from "./hashing";
 export * from "./inputs";
+export * from "./lines";
 export * from "./manifest";
 export * from "./owner";
 export * from "./parquet";

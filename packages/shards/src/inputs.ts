@@ -2,8 +2,7 @@
  * @module Input files → validated samples: JSONL (one JSON object a line) and Parquet, read as a stream,
  * each bad record reported with its file and line (or row) and kept with its reason.
  */
-import { createReadStream } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { type DatasetKind, inputSchemaFor, type Sample } from "@sovereign/schemas";
 import { tableFromIPC } from "apache-arrow";
@@ -11,6 +10,7 @@ import { readParquet } from "parquet-wasm";
 import type { z } from "zod";
 import type { DatasetBuilder, RejectedRecord } from "./builder";
 import { sampleContentHash } from "./builder";
+import { DEFAULT_MAX_LINE_BYTES, fileLines } from "./lines";
 import { arrowToPlain, restoreToolCallContent } from "./parquet";
 
 export type InputFile = {
@@ -18,42 +18,73 @@ export type InputFile = {
   split: string;
   /** `source` for records that name none; defaults to the file name. */
   source?: string;
-  /** Format; inferred from the extension when absent. */
-  format?: "jsonl" | "parquet";
+  /** Format; inferred from the extension when absent. Either way the file's bytes must agree. */
+  format?: InputFormat;
 };
 
 export type RawRecord =
   | { ok: true; location: string; value: unknown }
-  | { ok: false; location: string; reason: "malformed" | "invalid-utf8"; message: string; raw: string };
+  | {
+      ok: false;
+      location: string;
+      reason: "malformed" | "invalid-utf8" | "too-long";
+      message: string;
+      raw: string;
+    };
+
+export type JsonlOptions = {
+  /** Lines longer than this are refused as `too-long` records and not read (default 64 MiB). */
+  maxLineBytes?: number;
+};
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Lines of a JSONL file as records, with 1-based line numbers. Blank lines are skipped; a BOM is dropped. */
-export async function* readJsonl(path: string, label = path): AsyncGenerator<RawRecord> {
-  let carry: Buffer = Buffer.alloc(0);
-  let lineNo = 0;
-  const decodeLine = (bytes: Buffer): RawRecord | undefined => {
-    lineNo++;
+/**
+ * Lines of a JSONL file as records, with 1-based line numbers. Blank lines are skipped; a BOM is dropped. Time
+ * and memory are linear in the length of a line; one over `maxLineBytes` is a `too-long` record keeping its
+ * first bytes, and the next line is read as usual.
+ */
+export async function* readJsonl(
+  path: string,
+  label = path,
+  options: JsonlOptions = {},
+): AsyncGenerator<RawRecord> {
+  const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  for await (const read of fileLines(path, maxLineBytes)) {
+    const location = `${label}:${read.line}`;
+    if (read.overlong) {
+      yield {
+        ok: false,
+        location,
+        reason: "too-long",
+        message:
+          `line is ${read.overlong.bytes} bytes, over the ${maxLineBytes}-byte limit (CURATOR_MAX_LINE_BYTES); ` +
+          `it was not read, and its first ${read.overlong.head.length} bytes are kept`,
+        raw: new TextDecoder().decode(read.overlong.head),
+      };
+      continue;
+    }
+    const { bytes } = read;
     let line: string;
-    const location = `${label}:${lineNo}`;
     try {
       line = utf8.decode(bytes);
     } catch {
-      return {
+      yield {
         ok: false,
         location,
         reason: "invalid-utf8",
         message: "line is not valid UTF-8",
         raw: bytes.toString("latin1"),
       };
+      continue;
     }
-    if (lineNo === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+    if (read.line === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
     if (line.endsWith("\r")) line = line.slice(0, -1);
-    if (line.trim() === "") return undefined;
+    if (line.trim() === "") continue;
     try {
-      return { ok: true, location, value: JSON.parse(line) };
+      yield { ok: true, location, value: JSON.parse(line) };
     } catch (error) {
-      return {
+      yield {
         ok: false,
         location,
         reason: "malformed",
@@ -61,22 +92,58 @@ export async function* readJsonl(path: string, label = path): AsyncGenerator<Raw
         raw: line,
       };
     }
-  };
-  for await (const chunk of createReadStream(path)) {
-    let data = carry.length ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
-    let nl = data.indexOf(10);
-    while (nl !== -1) {
-      const record = decodeLine(data.subarray(0, nl));
-      if (record) yield record;
-      data = data.subarray(nl + 1);
-      nl = data.indexOf(10);
-    }
-    carry = Buffer.from(data);
   }
-  if (carry.length) {
-    const record = decodeLine(carry);
-    if (record) yield record;
+}
+
+export type InputFormat = "jsonl" | "parquet";
+
+const PARQUET_MAGIC = Buffer.from("PAR1");
+
+/** Whether a file's bytes are Parquet's: the magic `PAR1` at its start and at its end. */
+export async function hasParquetMagic(path: string): Promise<boolean> {
+  const handle = await open(path, "r");
+  try {
+    const { size } = await handle.stat();
+    if (size < 2 * PARQUET_MAGIC.length) return false;
+    const start = Buffer.alloc(PARQUET_MAGIC.length);
+    const end = Buffer.alloc(PARQUET_MAGIC.length);
+    await handle.read(start, 0, start.length, 0);
+    await handle.read(end, 0, end.length, size - end.length);
+    return start.equals(PARQUET_MAGIC) && end.equals(PARQUET_MAGIC);
+  } finally {
+    await handle.close();
   }
+}
+
+/** The format a file name declares: `.parquet` is Parquet, any other name JSONL. */
+export function formatOfName(name: string): InputFormat {
+  return name.toLowerCase().endsWith(".parquet") ? "parquet" : "jsonl";
+}
+
+/** A file whose bytes are not in the format its name (or its caller) declares. */
+export class InputFormatError extends Error {
+  readonly code = "INPUT_FORMAT";
+}
+
+/**
+ * The format of an input, as declared (`format`, else the name's extension) and checked against its bytes; a
+ * mismatch either way throws InputFormatError naming the file, rather than reading Parquet as lines of text
+ * or text as Parquet.
+ */
+export async function checkedFormat(path: string, label: string, format?: InputFormat): Promise<InputFormat> {
+  const declared = format ?? formatOfName(label);
+  const parquet = await hasParquetMagic(path);
+  if (declared === "parquet" && !parquet)
+    throw new InputFormatError(
+      `${label} is declared Parquet${format ? "" : " by its name"}, but its bytes are not Parquet (no "PAR1" at ` +
+        "its start and end): upload a Parquet file, or give a JSONL file a name that does not end in .parquet",
+    );
+  if (declared === "jsonl" && parquet)
+    throw new InputFormatError(
+      `${label} is Parquet (its bytes start and end with "PAR1"), but is declared JSONL` +
+        `${format ? "" : " by its name"}: name the file *.parquet`,
+    );
+  return declared;
 }
 
 /** Rows of a Parquet file as records (`file#row`, 1-based), nested values as plain JSON. */
@@ -148,6 +215,8 @@ export type IngestOptions = {
   maxRejected?: number;
   /** Maps a label for messages (e.g. the name the caller knows the file by). */
   labelOf?: (input: InputFile) => string;
+  /** JSONL lines longer than this are refused records (default 64 MiB). */
+  maxLineBytes?: number;
 };
 
 const REPORTED_REJECTIONS = 50;
@@ -173,9 +242,14 @@ export async function ingestFiles(
   };
   for (const input of inputs) {
     const label = options.labelOf?.(input) ?? input.path;
-    const format = input.format ?? (input.path.toLowerCase().endsWith(".parquet") ? "parquet" : "jsonl");
+    const format = await checkedFormat(input.path, label, input.format);
     const defaultSource = input.source ?? basename(input.path);
-    const records = format === "parquet" ? readParquetFile(input.path, label) : readJsonl(input.path, label);
+    const records =
+      format === "parquet"
+        ? readParquetFile(input.path, label)
+        : readJsonl(input.path, label, {
+            ...(options.maxLineBytes !== undefined ? { maxLineBytes: options.maxLineBytes } : {}),
+          });
     for await (const record of records) {
       if (!record.ok) {
         await reject({

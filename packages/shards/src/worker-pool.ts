@@ -77,7 +77,15 @@ export class WorkerPool {
       this.busy.set(worker, job);
       // Only a worker with a job holds the process open: a pool its owner forgot to close cannot hang an exit.
       worker.ref();
-      worker.postMessage(job.message, job.transfer);
+      try {
+        worker.postMessage(job.message, job.transfer);
+      } catch (error) {
+        // A message that cannot be cloned (nested too deep, say) fails its job, not the pool.
+        this.busy.delete(worker);
+        this.idle.push(worker);
+        worker.unref();
+        job.reject(error as Error);
+      }
       job.message = undefined;
       job.transfer = [];
     }

@@ -4,7 +4,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { LocalBlobStore } from "../src/blob-store";
 import { DatasetBuilder, type RejectedRecord, sampleContentHash } from "../src/builder";
 import { canonicalJson } from "../src/hashing";
-import { completeSample, InputRejectedError, ingestFiles, type RawRecord, readJsonl } from "../src/inputs";
+import {
+  completeSample,
+  InputFormatError,
+  InputRejectedError,
+  ingestFiles,
+  type RawRecord,
+  readJsonl,
+} from "../src/inputs";
 import { writeShard } from "../src/parquet";
 import { buildVersion, jsonl, readAllSamples, tempDirs, textRecords, writeText } from "./helpers";
 
@@ -118,6 +125,80 @@ describe("readJsonl", () => {
     const records = await collect(readJsonl(path));
     expect(records.every((r) => r.ok)).toBe(true);
     expect(records.map((r) => (r.ok ? r.value : null))).toEqual(lines);
+  });
+});
+
+describe("readJsonl: long lines", () => {
+  it("reads a line of several megabytes, gathered from many read chunks, whole", async () => {
+    const dir = await temp.make();
+    const text = "ก".repeat(2 * 1024 * 1024); // 6 MiB of UTF-8, about a hundred 64 KiB chunks
+    const path = await writeText(
+      dir,
+      "one.jsonl",
+      `${JSON.stringify({ id: "a", text })}\n{"id":"b","text":"x"}\n`,
+    );
+    const records = await collect(readJsonl(path, "one.jsonl"));
+    expect(records.map((r) => r.location)).toEqual(["one.jsonl:1", "one.jsonl:2"]);
+    expect(records[0]?.ok && (records[0].value as { text: string }).text === text).toBe(true);
+  });
+
+  it("refuses a line over the limit at its number, keeps its first bytes, and reads on", async () => {
+    const dir = await temp.make();
+    const long = JSON.stringify({ id: "long", text: "ข".repeat(400_000) }); // 1.2 MB
+    const exact = JSON.stringify({ id: "fits", text: "x".repeat(1000) });
+    const path = await writeText(
+      dir,
+      "long.jsonl",
+      `${JSON.stringify({ id: "a", text: "ก" })}\r\n${long}\r\n${exact}\n${JSON.stringify({ id: "b", text: "ค" })}`,
+    );
+    const limit = Buffer.byteLength(exact);
+    const records = await collect(readJsonl(path, "long.jsonl", { maxLineBytes: limit }));
+    expect(records.map((r) => [r.location, r.ok ? (r.value as { id: string }).id : r.reason])).toEqual([
+      ["long.jsonl:1", "a"],
+      ["long.jsonl:2", "too-long"],
+      ["long.jsonl:3", "fits"],
+      ["long.jsonl:4", "b"],
+    ]);
+    const refused = records[1];
+    if (refused?.ok !== false) throw new Error("line 2 should be refused");
+    // The CR of CRLF is counted: the limit is on the bytes of the line.
+    expect(refused.message).toContain(
+      `line is ${Buffer.byteLength(long) + 1} bytes, over the ${limit}-byte limit`,
+    );
+    expect(refused.raw.startsWith('{"id":"long","text":"ข')).toBe(true);
+    expect(Buffer.byteLength(refused.raw)).toBeLessThanOrEqual(1024 + 3);
+  });
+});
+
+describe("ingestFiles: format by name and bytes", () => {
+  it("refuses Parquet bytes under a JSONL name and JSONL under a .parquet name, naming the file", async () => {
+    const dir = await temp.make();
+    const parquet = await writeText(
+      dir,
+      "rows.jsonl",
+      writeShard(
+        "text",
+        textRecords(2).map((r) => ({ ...r, source: "s" })),
+      ),
+    );
+    const misnamed = await buildVersion({
+      dir,
+      kind: "text",
+      inputs: [{ path: parquet, split: "train" }],
+    }).catch((e: unknown) => e);
+    expect(misnamed).toBeInstanceOf(InputFormatError);
+    expect((misnamed as Error).message).toContain(`${parquet} is Parquet`);
+
+    const text = await writeText(dir, "rows.parquet", jsonl(textRecords(2)));
+    const notParquet = await buildVersion({
+      dir,
+      kind: "text",
+      inputs: [{ path: text, split: "train" }],
+    }).catch((e: unknown) => e);
+    expect(notParquet).toBeInstanceOf(InputFormatError);
+    expect((notParquet as Error).message).toContain(
+      `${text} is declared Parquet by its name, but its bytes are not`,
+    );
   });
 });
 
@@ -551,9 +632,9 @@ describe("ingestFiles: Parquet inputs", () => {
     expect(await rejectedOf(store, version)).toMatchObject([{ reason: "invalid", location: `${path}#2` }]);
   });
 
-  it("a file that is not Parquet is rejected as malformed", async () => {
+  it("a file with Parquet's magic that Parquet cannot read is rejected as malformed", async () => {
     const dir = await temp.make();
-    const path = await writeText(dir, "broken.parquet", "PAR1 this is not really parquet");
+    const path = await writeText(dir, "broken.parquet", "PAR1 this is not really parquet PAR1");
     const error = (await buildVersion({ dir, kind: "text", inputs: [{ path, split: "train" }] }).catch(
       (e: unknown) => e,
     )) as InputRejectedError;

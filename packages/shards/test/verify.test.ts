@@ -84,7 +84,7 @@ describe("verifyVersion", () => {
     await rm(store.pathOf(target.sha256));
     const report = await verifyVersion(store, version.hash, version.manifest);
     expect(report.ok).toBe(false);
-    expect(report.shards[0]).toMatchObject({ path: target.path, ok: false });
+    expect(report.shards[0]).toMatchObject({ path: target.path, ok: false, status: "missing" });
     expect(report.shards[0]?.error).toMatch(/missing/);
   });
 
@@ -116,6 +116,36 @@ describe("verifyVersion", () => {
     const renamed = await verifyVersion(store, version.hash, { ...version.manifest, dataset: "other-name" });
     expect(renamed.manifest.ok).toBe(false);
     expect(renamed.ok).toBe(false);
+  });
+
+  it("with the stored files, re-hashes manifest.json and the card: corrupt and missing told apart", async () => {
+    const { store, version } = await sampleVersion();
+    const stored = { cardSha256: version.cardSha256 };
+    const files = async () =>
+      (await verifyVersion(store, version.hash, version.manifest, undefined, stored)).shards;
+    expect((await files()).slice(0, 2)).toMatchObject([
+      {
+        path: "manifest.json",
+        sha256: version.hash,
+        ok: true,
+        status: "ok",
+        bytes: version.manifestBytes.length,
+      },
+      { path: "README.md", sha256: version.cardSha256, ok: true, status: "ok" },
+    ]);
+
+    await flipByte(store, version.cardSha256, 10);
+    await rm(store.pathOf(version.hash));
+    const report = await verifyVersion(store, version.hash, version.manifest, undefined, stored);
+    expect(report.ok).toBe(false);
+    // The manifest as the caller holds it still hashes to the version: only its stored copy is gone.
+    expect(report.manifest.ok).toBe(true);
+    const [manifest, card, ...rest] = report.shards;
+    expect(manifest).toMatchObject({ path: "manifest.json", ok: false, status: "missing" });
+    expect(manifest?.error).toContain(`manifest.json of version ${version.hash}`);
+    expect(card).toMatchObject({ path: "README.md", ok: false, status: "corrupt" });
+    expect(card?.error).toContain(`README.md of version ${version.hash}: stored bytes hash to`);
+    expect(rest.every((s) => s.ok && s.status === "ok")).toBe(true);
   });
 
   it("a manifest checked against the wrong version hash is not ok", async () => {

@@ -3,7 +3,7 @@
  * not UTF-8 is reported on its own instead of being replaced with U+FFFD or failing the file.
  */
 import { isUtf8 } from "node:buffer";
-import { createReadStream } from "node:fs";
+import { fileLines } from "@sovereign/shards";
 
 export const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
@@ -12,28 +12,15 @@ export function decodeUtf8(bytes: Buffer): string | undefined {
   return isUtf8(bytes) ? bytes.toString("utf8") : undefined;
 }
 
-/** Lines numbered from 1, without their LF or CRLF; a BOM at the start of the file is dropped. */
+/**
+ * Lines numbered from 1, without their LF or CRLF; a BOM at the start of the file is dropped. Linear in the
+ * length of a line (`fileLines`); no line is too long here, as a text document may be one long line.
+ */
 export async function* byteLines(path: string): AsyncGenerator<{ line: number; bytes: Buffer }> {
-  let carry: Buffer = Buffer.alloc(0);
-  let line = 0;
-  let first = true;
-  const strip = (bytes: Buffer): Buffer => {
-    line++;
-    if (first) {
-      first = false;
-      if (bytes.subarray(0, 3).equals(BOM)) bytes = bytes.subarray(3);
-    }
-    return bytes.at(-1) === 0x0d ? bytes.subarray(0, -1) : bytes;
-  };
-  for await (const chunk of createReadStream(path)) {
-    let data = carry.length ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
-    let nl = data.indexOf(10);
-    while (nl !== -1) {
-      yield { bytes: strip(data.subarray(0, nl)), line };
-      data = data.subarray(nl + 1);
-      nl = data.indexOf(10);
-    }
-    carry = data;
+  for await (const read of fileLines(path)) {
+    // Without a limit every line comes with its bytes.
+    let bytes = read.bytes as Buffer;
+    if (read.line === 1 && bytes.subarray(0, 3).equals(BOM)) bytes = bytes.subarray(3);
+    yield { line: read.line, bytes: bytes.at(-1) === 0x0d ? bytes.subarray(0, -1) : bytes };
   }
-  if (carry.length) yield { bytes: strip(carry), line };
 }

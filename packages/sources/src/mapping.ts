@@ -9,7 +9,10 @@ import type { z } from "zod";
 /** A sample as an input file would hold it: `id`, `source` and `meta` may be left to the builder. */
 export type SampleInput = z.output<ReturnType<typeof inputSchemaFor>>;
 
-export type MapResult = { ok: true; input: SampleInput } | { ok: false; message: string };
+/** `malformed`: the mapping found no usable field; `invalid`: what it found fails the sample schema. */
+export type MapResult =
+  | { ok: true; input: SampleInput }
+  | { ok: false; reason: "malformed" | "invalid"; message: string };
 
 // `inputSchemaFor` builds a schema on each call; records are mapped by the million.
 const inputSchemas = new Map<DatasetKind, ReturnType<typeof inputSchemaFor>>();
@@ -243,22 +246,25 @@ export function mapRecord(kind: DatasetKind, value: unknown, mapping: FieldMappi
   try {
     input = { ...commonFields(value, mapping, origins), ...kindFields[kind](value, mapping, origins) };
   } catch (error) {
-    if (error instanceof MappingError) return { ok: false, message: error.message };
+    if (error instanceof MappingError) return { ok: false, reason: "malformed", message: error.message };
     throw error;
   }
   for (const key of Object.keys(input)) if (input[key] === undefined) delete input[key];
   const parsed = inputSchema(kind).safeParse(input);
   if (parsed.success) return { ok: true, input: parsed.data };
-  const message = parsed.error.issues
-    .slice(0, 5)
+  const issues = parsed.error.issues.slice(0, 5);
+  const unmapped = (issue: (typeof issues)[number]) =>
+    issue.path.length === 1 &&
+    input[String(issue.path[0])] === undefined &&
+    !origins.has(String(issue.path[0]));
+  const message = issues
     .map((issue) => {
       const top = String(issue.path[0] ?? "");
-      if (issue.path.length === 1 && input[top] === undefined && !origins.has(top)) {
-        return `${top}: the record has no "${top}" field, and the mapping names none`;
-      }
+      if (unmapped(issue)) return `${top}: the record has no "${top}" field, and the mapping names none`;
       const where = issue.path.length ? issue.path.map(String).join(".") : "(record)";
       return `${where}${originOf(issue.path, origins)}: ${issue.message}`;
     })
     .join("; ");
-  return { ok: false, message };
+  // A field the mapping found nowhere makes the record malformed; values that are there but wrong, invalid.
+  return { ok: false, reason: issues.every(unmapped) ? "malformed" : "invalid", message };
 }

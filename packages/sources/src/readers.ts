@@ -11,8 +11,11 @@ import type { SourceFile } from "./files";
 import { readJsonArray } from "./json";
 import { readText } from "./text";
 
-/** Size limits that guard memory: whole-file JSON, and a CSV quoted field that may never close. */
-export type ReadLimits = { maxJsonBytes?: number; maxCsvRowBytes?: number };
+/**
+ * Size limits that guard memory: whole-file JSON, a CSV quoted field that may never close, and a JSONL line
+ * (a longer one is a `too-long` record, not read).
+ */
+export type ReadLimits = { maxJsonBytes?: number; maxCsvRowBytes?: number; maxLineBytes?: number };
 
 /** What a source tells its readers; a reader uses the part for its format. */
 export type ReaderOptions = {
@@ -34,7 +37,10 @@ export async function* readParquet(file: SourceFile): AsyncGenerator<RawRecord> 
 }
 
 export const builtinReaders = {
-  jsonl: (file) => readJsonl(file.path, file.label),
+  jsonl: (file, options) =>
+    readJsonl(file.path, file.label, {
+      ...(options.limits?.maxLineBytes !== undefined ? { maxLineBytes: options.limits.maxLineBytes } : {}),
+    }),
   json: readJsonArray,
   csv: readCsv,
   tsv: (file, options) =>

@@ -54,14 +54,17 @@ describe("mapRecord: chat", () => {
     ] as const;
     expect(mapRecord("chat", oasst, { turns: [...turns] })).toEqual({
       ok: false,
+      reason: "malformed",
       message: 'turn 2 (assistant): field "reply" is missing',
     });
     expect(mapRecord("chat", { ...oasst, reply: "  " }, { turns: [...turns] })).toEqual({
       ok: false,
+      reason: "malformed",
       message: 'turn 2 (assistant): field "reply" is blank',
     });
     expect(mapRecord("chat", { ...oasst, reply: 7 }, { turns: [...turns] })).toEqual({
       ok: false,
+      reason: "malformed",
       message: 'turn 2 (assistant): field "reply" is a number, not text',
     });
   });
@@ -108,6 +111,7 @@ describe("mapRecord: chat", () => {
     expect(!result.ok && result.message).toMatch(/^messages\.1\.role \(from field "conv"\): /);
     expect(mapRecord("chat", { conv: "[{" }, { messages: "conv" })).toMatchObject({
       ok: false,
+      reason: "malformed",
       message: expect.stringMatching(/^messages: field "conv" is text but not JSON/),
     });
   });
@@ -120,6 +124,7 @@ describe("mapRecord: chat", () => {
     });
     expect(mapRecord("chat", oasst)).toEqual({
       ok: false,
+      reason: "malformed",
       message: 'messages: the record has no "messages" field, and the mapping names none',
     });
   });
@@ -144,10 +149,12 @@ describe("mapRecord: text", () => {
   it("fails when every text field is missing or blank, naming them", () => {
     expect(mapRecord("text", { title: " " }, { text: ["title", "body"] })).toEqual({
       ok: false,
+      reason: "malformed",
       message: 'text: field "title", field "body" are all missing or blank',
     });
     expect(mapRecord("text", { body: ["x"] }, { text: "body" })).toEqual({
       ok: false,
+      reason: "malformed",
       message: 'field "body" is an array, not text',
     });
   });
@@ -160,6 +167,7 @@ describe("mapRecord: text", () => {
     });
     expect(mapRecord("text", { text: "" })).toEqual({
       ok: false,
+      reason: "invalid",
       message: expect.stringMatching(/^text \(the record's "text" field\): /),
     });
   });
@@ -167,6 +175,7 @@ describe("mapRecord: text", () => {
   it("fails an id mapping whose field is missing", () => {
     expect(mapRecord("text", { text: "x" }, { id: "uuid" })).toEqual({
       ok: false,
+      reason: "malformed",
       message: 'id: field "uuid" is missing',
     });
   });
@@ -207,6 +216,7 @@ describe("mapRecord: rl-prompt", () => {
     });
     expect(mapRecord("rl-prompt", { p: prompt }, { promptMessages: "p", groundTruth: "rubric" })).toEqual({
       ok: false,
+      reason: "malformed",
       message: 'ground truth: field "rubric" is missing',
     });
   });

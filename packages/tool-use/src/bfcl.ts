@@ -10,7 +10,7 @@
  * records declare no tools (BFCL runs them against its own Python classes) and come back as `unsupported`.
  */
 import { basename } from "node:path";
-import { readJsonl } from "@sovereign/shards";
+import { readJsonl, recordText } from "@sovereign/shards";
 import { type ToolChatInput, type ToolSampleRecord, toRecord } from "./sample";
 
 /** BFCL type names that JSON Schema spells otherwise; `any` is dropped, which is JSON Schema's "anything". */
@@ -209,7 +209,7 @@ export async function* bfclSamples(
       yield record;
       continue;
     }
-    const raw = () => JSON.stringify(record.value);
+    const raw = () => recordText(record.value);
     const id = isPlainObject(record.value) ? record.value.id : undefined;
     const groundTruth = answers && typeof id === "string" ? answers.get(id) : undefined;
     const converted = convertBfclRecord(record.value, category, groundTruth);

@@ -2,7 +2,7 @@
  * @module Reader for function-calling data already in the OpenAI chat format (`{messages, tools}` a line,
  * as OpenAI fine-tuning files and most tool-use corpora on the Hub are): validated and canonicalized.
  */
-import { readJsonl } from "@sovereign/shards";
+import { readJsonl, recordText } from "@sovereign/shards";
 import { type ToolSampleRecord, toRecord } from "./sample";
 
 /** Records of a JSONL file of OpenAI-format samples; `label` names the file in locations. */
@@ -12,6 +12,6 @@ export async function* openAiToolSamples(file: string, label = file): AsyncGener
       yield record;
       continue;
     }
-    yield toRecord(record.location, record.value, () => JSON.stringify(record.value));
+    yield toRecord(record.location, record.value, () => recordText(record.value));
   }
 }

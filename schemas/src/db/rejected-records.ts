@@ -2,8 +2,19 @@
  * @module `rejected_records`: every input record a version did not take as it was — malformed, filtered,
  * deduplicated or modified — with the step, the reason and the record, browsable like samples.
  */
-import { index, integer, jsonb, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
+import { customType, index, integer, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
 import { datasetVersions } from "./dataset-versions";
+
+/**
+ * `jsonb` read back as the driver parsed it. Drizzle's own `jsonb` parses a string value once more, so a record
+ * kept as text that spells JSON (one nested too deep to store, kept as its JSON text) would come back as the
+ * value it spells instead of the text.
+ */
+const jsonValue = customType<{ data: unknown; driverData: unknown }>({
+  dataType: () => "jsonb",
+  toDriver: (value) => JSON.stringify(value),
+  fromDriver: (value) => value,
+});
 
 export const rejectedRecords = pgTable(
   "rejected_records",
@@ -21,8 +32,8 @@ export const rejectedRecords = pgTable(
     location: text("location").notNull(),
     source: text("source").notNull(),
     message: text("message").notNull(),
-    detail: jsonb("detail"),
-    record: jsonb("record"),
+    detail: jsonValue("detail"),
+    record: jsonValue("record"),
   },
   (t) => [
     primaryKey({ columns: [t.versionHash, t.position] }),

@@ -5,11 +5,13 @@
 import { Scalar } from "@scalar/hono-api-reference";
 import type { AccessControl } from "@sovereign/access";
 import { createServiceApp } from "@sovereign/http";
+import type { Context } from "hono";
 import type { CuratorConfig } from "./config";
 import type { App, AppEnv } from "./context";
 import type { Logger } from "./logger";
 import { curatorPolicy } from "./policy";
 import type { Registry } from "./registry";
+import { refuseUnstorableText } from "./request-text";
 import type { ReviewQueues } from "./review";
 import { registerAccessRoutes } from "./routes/access";
 import { registerDatasetRoutes } from "./routes/datasets";
@@ -42,13 +44,15 @@ export type AppDeps = {
 
 export { describeValidation } from "@sovereign/http";
 
+/** Uploads stream to disk under their own limit (CURATOR_MAX_UPLOAD_BYTES), and are never parsed here. */
+const isUpload = (c: Context) => c.req.method === "POST" && c.req.path === "/v1/uploads";
+
 export function createApp(deps: AppDeps): App {
   const app: App = createServiceApp<AppEnv>({
     logger: deps.logger,
     maxBodyBytes: deps.config.maxBodyBytes,
     maxBodyHint: "CURATOR_MAX_BODY_BYTES",
-    // Uploads stream to disk under their own limit (CURATOR_MAX_UPLOAD_BYTES).
-    unlimitedBody: (c) => c.req.method === "POST" && c.req.path === "/v1/uploads",
+    unlimitedBody: isUpload,
     renderError: (c, error) => (isPagePath(c.req.path) ? errorPage(c, error) : undefined),
     context: (set) => {
       set("registry", deps.registry);
@@ -74,6 +78,7 @@ export function createApp(deps: AppDeps): App {
       pages: { cookie: SESSION_COOKIE, signIn: "/review/sign-in" },
     }),
   );
+  app.use(refuseUnstorableText({ skipBody: isUpload }));
 
   registerHealthRoutes(app, deps.probeDatabase);
   registerDatasetRoutes(app);

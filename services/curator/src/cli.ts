@@ -31,7 +31,8 @@ Usage:
                                         build a version from JSONL / Parquet files (split defaults to train)
   curator list [dataset]                list datasets, or the versions of one
   curator show <version>                a version's status, stats and shards
-  curator verify <version>              re-hash every shard of a version (exit 1 on any mismatch)
+  curator verify <version>              re-hash the manifest, card and every shard of a version
+                                        (exit 1 naming any corrupt or missing file)
   curator commit <version>              make a draft version immutable
   curator export <version> <dir>        write the version's files (data/, manifest.json, README.md) to a folder
   curator push <version> <owner/name> [--branch B] [--create] [--private] [--allow-committed] [--force]
@@ -192,12 +193,15 @@ async function runCommand(command: string, args: string[], curator: Curator): Pr
       progress.done();
       if (!report.manifest.ok)
         process.stdout.write(`MANIFEST MISMATCH: hashes to ${report.manifest.actual}\n`);
+      const marks = { ok: "ok ", corrupt: "BAD", missing: "MISSING" } as const;
       for (const s of report.shards)
-        process.stdout.write(`${s.ok ? "ok " : "BAD"}  ${s.path}${s.error ? `\n     ${s.error}` : ""}\n`);
+        process.stdout.write(`${marks[s.status]}  ${s.path}${s.error ? `\n     ${s.error}` : ""}\n`);
+      const missing = report.shards.filter((s) => s.status === "missing").length;
       process.stdout.write(
         report.ok
           ? `version ${hash} verified: ${report.shards.length} file(s) intact\n`
-          : `version ${hash} FAILED verification: ${report.shards.filter((s) => !s.ok).length} bad file(s)\n`,
+          : `version ${hash} FAILED verification: ${report.shards.filter((s) => !s.ok).length} bad file(s)` +
+              `${missing ? ` (${missing} missing)` : ""}\n`,
       );
       return report.ok ? 0 : 1;
     }

@@ -32,6 +32,8 @@ export const ConfigSchema = z.object({
   CURATOR_MAX_UPLOAD_BYTES: bytes.default(512 * 1024 * 1024),
   /** Largest accepted body of every other request (JSON calls, the review page's forms). */
   CURATOR_MAX_BODY_BYTES: bytes.default(8 * 1024 * 1024),
+  /** Longest JSONL line read (uploads, located files, pipeline sources); a longer one is a refused record. */
+  CURATOR_MAX_LINE_BYTES: bytes.default(64 * 1024 * 1024),
   /** Shard limits for versions built by the service. */
   CURATOR_SHARD_MAX_ROWS: z.coerce.number().int().positive().default(50_000),
   CURATOR_SHARD_MAX_BYTES: bytes.default(64 * 1024 * 1024),
@@ -91,6 +93,7 @@ export type CuratorConfig = {
   publicUrl: string | undefined;
   maxUploadBytes: number;
   maxBodyBytes: number;
+  maxLineBytes: number;
   sourcesDir: string;
   /** CURATOR_SOURCE_ROOTS: where runs queued over HTTP may read, with `sourcesDir` and `importDir`. */
   sourceRoots: string[];
@@ -133,6 +136,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: e.PUBLIC_URL,
     maxUploadBytes: e.CURATOR_MAX_UPLOAD_BYTES,
     maxBodyBytes: e.CURATOR_MAX_BODY_BYTES,
+    maxLineBytes: e.CURATOR_MAX_LINE_BYTES,
     sourcesDir: resolve(e.CURATOR_SOURCES_DIR),
     sourceRoots: e.CURATOR_SOURCE_ROOTS.split(delimiter)
       .filter((root) => root.trim() !== "")

@@ -23,6 +23,7 @@ import {
   type BuiltVersion,
   DatasetBuilder,
   type InputFile,
+  InputFormatError,
   InputRejectedError,
   ingestFiles,
   isSha256Hex,
@@ -38,6 +39,7 @@ import {
 } from "@sovereign/shards";
 import { and, asc, count, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import { CuratorError, notFound } from "./errors";
+import { storableJson, storableText } from "./pg-text";
 
 const {
   datasets,
@@ -102,6 +104,8 @@ export type RegistryOptions = {
   scratchDir: string;
   importDir: string;
   shardLimits: ShardLimits;
+  /** JSONL lines longer than this are refused records (`CURATOR_MAX_LINE_BYTES`; default 64 MiB). */
+  maxLineBytes?: number;
   /** Bytes of verified shards kept in memory for sample reads. */
   shardCacheBytes?: number;
 };
@@ -231,10 +235,12 @@ export class Registry {
       await ingestFiles(builder, dataset.kind, request.inputs, {
         maxRejected: request.maxRejected ?? 0,
         ...(request.labelOf ? { labelOf: request.labelOf } : {}),
+        ...(this.options.maxLineBytes !== undefined ? { maxLineBytes: this.options.maxLineBytes } : {}),
       });
       built = await builder.finish();
     } catch (error) {
       await builder.abort();
+      if (error instanceof InputFormatError) throw new CuratorError("BAD_REQUEST", error.message);
       if (error instanceof InputRejectedError) {
         throw new CuratorError("INPUT_REJECTED", error.message, {
           rejected: error.total,
@@ -356,11 +362,11 @@ export class Registry {
             step: r.step ?? "input",
             reason: r.reason,
             action: r.action ?? "dropped",
-            location: r.location,
-            source: r.source ?? "",
-            message: r.message,
-            detail: r.detail ?? null,
-            record: r.record ?? null,
+            location: storableText(r.location),
+            source: storableText(r.source ?? ""),
+            message: storableText(r.message),
+            detail: storableJson(r.detail ?? null),
+            record: storableJson(r.record ?? null),
           });
           if (batch.length >= 500) {
             await tx.insert(rejectedRecords).values(batch);
@@ -854,9 +860,10 @@ export class Registry {
     this.verifiedBlobs.set(sha256, stat.changeToken);
   }
 
+  /** Re-hash the version's manifest, card, shards and rejected records in the blob store. */
   async verify(hash: string, onShard?: (done: number, total: number) => void): Promise<VerifyReport> {
     const version = await this.versionRow(hash);
-    return verifyVersion(this.store, hash, version.manifest, onShard);
+    return verifyVersion(this.store, hash, version.manifest, onShard, { cardSha256: version.cardSha256 });
   }
 
   async datasetRow(name: string) {

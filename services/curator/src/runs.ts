@@ -442,6 +442,7 @@ export class RunManager {
         datasets: (source) => registry.datasetRecords(source),
         limits: config.shardLimits,
         teachers: config.teachers,
+        readLimits: { maxLineBytes: config.maxLineBytes },
         ...(config.pipelineWorkers !== undefined ? { workers: config.pipelineWorkers } : {}),
         signal: controller.signal,
         onProgress: (progress) => {

@@ -56,6 +56,7 @@ export async function openCurator(
     scratchDir: config.scratchDir,
     importDir: config.importDir,
     shardLimits: config.shardLimits,
+    maxLineBytes: config.maxLineBytes,
   });
   const uploads = new UploadStore(join(config.scratchDir, "uploads"), config.maxUploadBytes);
   const runs = new RunManager({

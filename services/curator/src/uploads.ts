@@ -1,6 +1,8 @@
 /**
  * @module Uploaded input files, streamed to disk with a size cap before a version is built from them.
- * An upload is addressed by a random id; its file name is kept only as a label and never touches a path.
+ * An upload is addressed by a random id; its file name never touches a path, but is kept with it: it labels
+ * the upload's records, and its extension declares the format (`.parquet`, else JSONL), which the bytes must
+ * agree with.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
@@ -8,11 +10,18 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { checkedFormat, type InputFormat, InputFormatError } from "@sovereign/shards";
 import { CuratorError } from "./errors";
 
 export const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export type UploadInfo = { upload: string; filename: string; bytes: number; sha256: string };
+export type UploadInfo = {
+  upload: string;
+  filename: string;
+  format: InputFormat;
+  bytes: number;
+  sha256: string;
+};
 
 /** A file name as a label: no directory part, no `..`, no control characters. */
 export function assertFileName(name: string): void {
@@ -80,7 +89,15 @@ export class UploadStore {
       if (error instanceof CuratorError && error.code === "PAYLOAD_TOO_LARGE") throw this.tooLarge();
       throw error;
     }
-    const result: UploadInfo = { upload: id, filename, bytes, sha256: hash.digest("hex") };
+    let format: InputFormat;
+    try {
+      format = await checkedFormat(data, filename);
+    } catch (error) {
+      await rm(data, { force: true });
+      if (error instanceof InputFormatError) throw new CuratorError("BAD_REQUEST", error.message);
+      throw error;
+    }
+    const result: UploadInfo = { upload: id, filename, format, bytes, sha256: hash.digest("hex") };
     await writeFile(info, JSON.stringify(result));
     return result;
   }

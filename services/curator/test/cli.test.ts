@@ -162,6 +162,36 @@ describe("curator CLI", { timeout: 180_000 }, () => {
     expect((await readdir(dir)).filter((name) => name.includes("export-bad"))).toEqual([]);
   });
 
+  it("verify re-hashes the stored manifest and card, naming one that is corrupt or missing", async () => {
+    const built = await curator(dataDir, "build", "cli-files", "--kind", "chat", join(dir, "train.jsonl"));
+    expect(built.code).toBe(0);
+    const hash = hashIn(built.stdout);
+    const blob = (sha: string) => join(dataDir, "blobs", "sha256", sha.slice(0, 2), sha.slice(2, 4), sha);
+    const shown = await curator(dataDir, "verify", hash);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^ok {3}manifest\.json$/m);
+    expect(shown.stdout).toMatch(/^ok {3}README\.md$/m);
+
+    // The card's blob is named by the sha256 of the README.md an export writes.
+    const out = join(dir, "export-files");
+    expect((await curator(dataDir, "export", hash, out)).code).toBe(0);
+    const cardBlob = sha256Hex(await readFile(join(out, "README.md")));
+    await writeFile(blob(cardBlob), "# not the card\n");
+    const corrupt = await curator(dataDir, "verify", hash);
+    expect(corrupt.code).toBe(1);
+    expect(corrupt.stdout).toContain("BAD  README.md");
+    expect(corrupt.stdout).toContain(`README.md of version ${hash}: stored bytes hash to`);
+
+    await rm(blob(hash));
+    const missing = await curator(dataDir, "verify", hash);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain("MISSING  manifest.json");
+    expect(missing.stdout).toContain(
+      `manifest.json of version ${hash}: blob ${hash} is missing from the store`,
+    );
+    expect(missing.stdout).toContain("FAILED verification: 2 bad file(s) (1 missing)");
+  });
+
   it("lists every bad line with file:line and fails, or keeps the good ones within --max-rejected", async () => {
     const refused = await curator(dataDir, "build", "cli-bad", "--kind", "chat", join(dir, "bad.jsonl"));
     expect(refused.code).toBe(1);

@@ -238,7 +238,7 @@ describe.each(testDatabaseKinds())("pipeline runs (%s)", (kind) => {
       .values({
         pipeline: "runs-stored",
         dataset: "runs-stored",
-        spec,
+        spec: spec as unknown as typeof tables.pipelineRuns.$inferInsert.spec,
         configHash: "0".repeat(64),
         status: "queued",
       })

@@ -9,7 +9,9 @@ const upload = createRoute({
   path: "/v1/uploads",
   tags: ["uploads"],
   description:
-    "The request body is the raw file (JSONL or Parquet). Returns an upload id to name in `POST /v1/datasets/{name}/versions`.",
+    "The request body is the raw file: Parquet when `filename` ends in `.parquet`, JSONL otherwise. Bytes that do not " +
+    "agree with the name (a `.parquet` name on bytes without Parquet's `PAR1` magic at both ends, or Parquet bytes " +
+    "under another name) are refused with 400. Returns an upload id to name in `POST /v1/datasets/{name}/versions`.",
   request: {
     query: z.object({ filename: z.string().min(1).max(255) }),
     body: {
@@ -32,7 +34,10 @@ export function registerUploadRoutes(app: App) {
     const { filename } = c.req.valid("query");
     const length = c.req.header("content-length");
     const info = await c.get("uploads").save(filename, c.req.raw.body, length ? Number(length) : undefined);
-    c.get("logger").info({ upload: info.upload, bytes: info.bytes, filename }, "upload stored");
+    c.get("logger").info(
+      { upload: info.upload, bytes: info.bytes, filename, format: info.format },
+      "upload stored",
+    );
     return c.json(info, 201);
   });
 }

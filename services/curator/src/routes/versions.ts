@@ -90,10 +90,12 @@ const verify = createRoute({
   method: "post",
   path: "/v1/versions/{hash}/verify",
   tags: ["versions"],
-  description: "Re-hash the manifest and every stored shard of the version.",
+  description:
+    "Re-hash the manifest (`manifest.json`), the card (`README.md`) and every shard and rejected-records file of " +
+    "the version in the blob store; each is `ok`, `corrupt` or `missing`.",
   request: { params: VersionParams },
   responses: {
-    200: json(api.VerifyReport, "The report (`ok: false` names each bad shard)"),
+    200: json(api.VerifyReport, "The report (`ok: false` names each bad file)"),
     ...commonErrors,
   },
 });
@@ -136,7 +138,12 @@ export function registerVersionRoutes(app: App) {
     for (const input of body.inputs) {
       if ("upload" in input) {
         const upload = await uploads.get(input.upload);
-        inputs.push({ path: upload.path, split: input.split, source: input.source ?? upload.filename });
+        inputs.push({
+          path: upload.path,
+          split: input.split,
+          source: input.source ?? upload.filename,
+          format: upload.format,
+        });
         labels.set(upload.path, upload.filename);
       } else {
         const path = await registry.locateInput(input.path);
