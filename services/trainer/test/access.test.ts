@@ -147,7 +147,13 @@ describe("trainer access control", { timeout: 120_000 }, () => {
 
   it("makes tokens on the command line", () => {
     const cli = ["--import", "tsx", join(import.meta.dirname, "../src/cli.ts")];
-    const env = { ...process.env, CURATOR_DATA_DIR: join(stack.dir, "cli-curator"), LOG_LEVEL: "silent" };
+    // On its own embedded database: the server DATABASE_URL names is where the test databases are made, not one to migrate.
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      CURATOR_DATA_DIR: join(stack.dir, "cli-curator"),
+      LOG_LEVEL: "silent",
+    };
+    delete env.DATABASE_URL;
     const created = spawnSync(
       process.execPath,
       [...cli, "token", "create", "--role", "pipeline", "--name", "ci"],
