@@ -32,6 +32,15 @@ export async function createTestCurator(
   };
 }
 
+/** A JSON POST to the app, as a client sends it. */
+export function postJson(app: { request: TestCurator["app"]["request"] }, path: string, body: unknown) {
+  return app.request(path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
 export function jsonl(rows: unknown[]): string {
   return `${rows.map((r) => JSON.stringify(r)).join("\n")}\n`;
 }

@@ -7,7 +7,7 @@ import { rm, writeFile } from "node:fs/promises";
 import { testDatabaseKinds } from "@sovereign/db/testing";
 import type { LocalBlobStore } from "@sovereign/shards";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chatRow, createTestCurator, jsonl, type TestCurator } from "./helpers";
+import { chatRow, createTestCurator, jsonl, postJson, type TestCurator } from "./helpers";
 
 type ErrorBody = { error: { code: string; message: string; details?: any } };
 
@@ -59,12 +59,7 @@ const withCall = (id: string, args: string) =>
 describe.each(testDatabaseKinds())("ingest guards on %s", (kind) => {
   let curator: TestCurator;
   const request = (path: string, init?: RequestInit) => curator.app.request(path, init);
-  const post = (path: string, body: unknown) =>
-    request(path, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
+  const post = (path: string, body: unknown) => postJson(curator.app, path, body);
 
   beforeAll(async () => {
     curator = await createTestCurator(kind, { maxLineBytes: 256 * 1024 });

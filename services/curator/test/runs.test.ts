@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { testDatabaseKinds } from "@sovereign/db/testing";
 import { tables } from "@sovereign/schemas";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chatRow, createTestCurator, jsonl, type TestCurator } from "./helpers";
+import { chatRow, createTestCurator, jsonl, postJson, type TestCurator } from "./helpers";
 
 const answers: Record<string, string> = {
   ภาษี: "ผู้มีเงินได้ต้องยื่นแบบแสดงรายการภาษีเงินได้บุคคลธรรมดาภายในเดือนมีนาคมของปีถัดไป โดยหักค่าลดหย่อนตามสิทธิ",
@@ -35,12 +35,7 @@ const specFor = (dataset: string, file: string, against: string[] = []) => ({
 describe.each(testDatabaseKinds())("pipeline runs (%s)", (kind) => {
   let curator: TestCurator;
   const request = (path: string, init?: RequestInit) => curator.app.request(path, init);
-  const post = (path: string, body: unknown) =>
-    request(path, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
+  const post = (path: string, body: unknown) => postJson(curator.app, path, body);
 
   beforeAll(async () => {
     curator = await createTestCurator(kind);

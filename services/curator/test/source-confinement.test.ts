@@ -9,7 +9,7 @@ import { delimiter, join } from "node:path";
 import { testDatabaseKinds } from "@sovereign/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config";
-import { chatRow, createTestCurator, jsonl, type TestCurator } from "./helpers";
+import { chatRow, createTestCurator, jsonl, postJson, type TestCurator } from "./helpers";
 
 const SECRET = "ความลับของเครื่องแม่ข่าย-7f3a";
 
@@ -28,12 +28,7 @@ describe.each(testDatabaseKinds())("sources of runs queued over HTTP (%s)", (kin
   let sources: string;
   let outside: string;
   const request = (path: string, init?: RequestInit) => curator.app.request(path, init);
-  const post = (path: string, body: unknown) =>
-    request(path, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
+  const post = (path: string, body: unknown) => postJson(curator.app, path, body);
 
   /** The dataset's versions over HTTP: none, whether the dataset was never created (404) or has none. */
   const versionsOf = async (dataset: string) => {
