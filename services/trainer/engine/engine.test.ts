@@ -1,8 +1,8 @@
 /**
  * The Python engine's tests (pytest under `tests/`), run once with the engine's interpreter and reported here
- * test by test, so `npm test` covers the engine too. The interpreter is `ENGINE_PYTHON`, else Debian's
- * `/usr/bin/python3` when present, else `python3`; it needs torch and pytest. Where it has neither, every engine
- * test is reported skipped with that reason, and CI installs them first.
+ * test by test, so `npm test` covers the engine too. The interpreter is `ENGINE_PYTHON`, else the engine's own
+ * virtual environment (`.venv`, which `npm test` makes from the pinned requirements), else `python3`. Where it
+ * cannot import torch, transformers and pytest, every engine test is reported skipped with that reason.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -10,16 +10,17 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, it } from "vitest";
+import { defaultEnginePython } from "../src/config";
 
 const engineDir = dirname(fileURLToPath(import.meta.url));
-const python = process.env.ENGINE_PYTHON || (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
+const python = process.env.ENGINE_PYTHON || defaultEnginePython();
 
 /** Whether the interpreter can run the engine's tests at all, and why not. */
 function missingRequirement(): string | undefined {
-  const probe = spawnSync(python, ["-c", "import torch, pytest"], { encoding: "utf8" });
+  const probe = spawnSync(python, ["-c", "import torch, transformers, pytest"], { encoding: "utf8" });
   if (probe.error) return `${python} cannot be started (${probe.error.message}); set ENGINE_PYTHON`;
   if (probe.status !== 0)
-    return `${python} cannot import torch and pytest (apt-get install python3-torch python3-pytest, or set ENGINE_PYTHON)`;
+    return `${python} cannot import torch, transformers and pytest (run \`node services/trainer/engine/venv.mjs\`, or set ENGINE_PYTHON)`;
   return undefined;
 }
 

@@ -37,7 +37,7 @@ export const ConfigSchema = z.object({
   TRAINER_PORT: z.coerce.number().int().min(0).max(65535).default(8788),
   /** The URL engine ranks reach this service at; default `http://HOST:PORT`. */
   TRAINER_ENGINE_URL: z.url().optional(),
-  /** Python with torch for the engine; default Debian's `/usr/bin/python3` when present, else `python3`. */
+  /** Python with the engine's requirements; default the engine's own environment (`engine/.venv`), else `python3`. */
   ENGINE_PYTHON: optionalText,
   /** Start ranks with `torchrun --nproc-per-node N` instead of one Python process. */
   ENGINE_PROCS: z.coerce.number().int().positive().default(1),
@@ -85,6 +85,15 @@ export class ConfigError extends Error {}
 /** The engine's folder: `python -m sovereign_engine` runs from here. */
 export const ENGINE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../engine");
 
+/**
+ * The engine's interpreter unless `ENGINE_PYTHON` names one: the virtual environment `npm test` makes from the
+ * engine's pinned requirements (`engine/venv.mjs`) when it exists, else `python3` from the PATH.
+ */
+export function defaultEnginePython(): string {
+  const venv = resolve(ENGINE_DIR, ".venv/bin/python");
+  return existsSync(venv) ? venv : "python3";
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): TrainerConfig {
   const parsed = ConfigSchema.safeParse(env);
   if (
@@ -114,7 +123,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.TRAINER_PORT,
     engineUrl: e.TRAINER_ENGINE_URL,
     engine: {
-      python: e.ENGINE_PYTHON ?? (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3"),
+      python: e.ENGINE_PYTHON ?? defaultEnginePython(),
       procs: e.ENGINE_PROCS,
       dir: ENGINE_DIR,
     },
