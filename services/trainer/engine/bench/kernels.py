@@ -89,8 +89,12 @@ def make_weights(hidden_size, vocab, device, dtype, seed):
 
 
 def step(loss_fn, x):
-    x["hidden"].grad = x["weight"].grad = None
+    clear_grads(x)
     loss_fn(x).backward()
+
+
+def clear_grads(x):
+    x["hidden"].grad = x["weight"].grad = None
 
 
 def is_oom(error):
@@ -98,54 +102,60 @@ def is_oom(error):
     return "out of memory" in str(error) or "CUBLAS_STATUS_ALLOC_FAILED" in str(error)
 
 
-def peak_extra_gib(loss_fn, x, device):
+def peak_extra_gib(run, device):
     if device.type != "cuda":
-        step(loss_fn, x)
+        run()
         return None
     torch.cuda.synchronize()
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
     before = torch.cuda.memory_allocated()
-    step(loss_fn, x)
+    run()
     torch.cuda.synchronize()
     return (torch.cuda.max_memory_allocated() - before) / 2**30
 
 
-def median_ms(loss_fn, x, device, warmup, repeats):
+def median_ms(run, device, warmup, repeats):
     for _ in range(warmup):
-        step(loss_fn, x)
+        run()
     times = []
     for _ in range(repeats):
         if device.type == "cuda":
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
-            step(loss_fn, x)
+            run()
             end.record()
             torch.cuda.synchronize()
             times.append(start.elapsed_time(end))
         else:
             t0 = time.perf_counter()
-            step(loss_fn, x)
+            run()
             times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
 
 
-def measure(loss_fn, x, device, warmup, repeats):
-    """{"status", "ms", "peak_gib"} for one implementation; an out-of-memory step is reported, not raised."""
+def measure_call(run, device, warmup, repeats, reset=lambda: None):
+    """{"status", "ms", "peak_gib"} of a zero-argument step; an out-of-memory step is reported, not raised.
+    `reset` drops what the step left behind (gradients) before memory is freed."""
     result = {"status": "ok", "ms": None, "peak_gib": None}
     try:
-        result["peak_gib"] = peak_extra_gib(loss_fn, x, device)
-        result["ms"] = median_ms(loss_fn, x, device, warmup, repeats)
+        result["peak_gib"] = peak_extra_gib(run, device)
+        result["ms"] = median_ms(run, device, warmup, repeats)
     except RuntimeError as error:
         if not is_oom(error):
             raise
         result["status"] = "OOM"
     # Only here, outside the except block, are the failed step's tensors unreachable and freeable.
-    x["hidden"].grad = x["weight"].grad = None
+    reset()
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return result
+
+
+def measure(loss_fn, x, device, warmup, repeats):
+    """measure_call of one fwd+bwd step of a loss on the inputs x."""
+    return measure_call(lambda: step(loss_fn, x), device, warmup, repeats, reset=lambda: clear_grads(x))
 
 
 def value_and_grads(loss_fn, x):
