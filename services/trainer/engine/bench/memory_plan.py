@@ -52,7 +52,8 @@ ASSUMPTIONS = [
     "product per chunk, and hands back bf16 gradients: peak 4TH + 6VH + max(chunk, 2TH).",
     "Rollouts (OPD's sampled steps, GRPO): the policy is unsharded in bf16 for generation (2 bytes per parameter on "
     "every GPU; --no-unshard-for-rollout: the root and two layers at a time, as in training); the KV cache is "
-    "layers x 2 x kv_heads x head_dim x 2 bytes per token of rollouts/N sequences of "
+    "layers x 2 x kv_heads x head_dim x 2 bytes per token of the GPU's share of the step's sequences (OPD: one per "
+    "prompt, GRPO: groupSize per prompt) of "
     "prompt + new tokens; prefill runs all prompts at once and keeps the last position's logits only; a decode "
     "step's sampling (softmax, top-p sort) takes about 30 bytes per sequence x vocab. The cache is freed before "
     "training.",
@@ -280,7 +281,8 @@ class Setup:
     checkpointing: bool = True  # activation checkpointing per decoder layer (gradientCheckpointing)
     chunk_size: int = 1024  # rows per chunk of the LM-head kernels (DEFAULT_CHUNK_SIZE)
     divergence: str = "forward_kl"  # OPD's loss: forward_kl, reverse_kl, jsd, or topk (the teacher's top-K)
-    rollouts: int = 64  # sequences sampled per step over all GPUs: rowsPerStep 8 prompts x groupSize 8
+    prompts: int = 8  # prompts sampled per step over all GPUs (rowsPerStep)
+    group_size: int = 8  # GRPO's samples per prompt (groupSize); OPD samples one
     prompt_len: int = 1024  # prompt tokens per rollout (no spec default: an assumption)
     new_tokens: int = 512  # generated tokens per rollout (maxTokens)
     unshard_for_rollout: bool = True  # False: generate through FSDP2's per-layer all-gathers (slower, less memory)
@@ -295,8 +297,8 @@ class Setup:
         return self.micro_batch * self.seq_len
 
 
-def _rollout_phases(s: Shape, n: int, setup: Setup) -> Dict[str, Dict[str, int]]:
-    seqs = math.ceil(setup.rollouts / n)
+def _rollout_phases(s: Shape, n: int, setup: Setup, per_prompt: int) -> Dict[str, Dict[str, int]]:
+    seqs = math.ceil(setup.prompts * per_prompt / n)
     if setup.unshard_for_rollout:
         policy = {"policy bf16, unsharded for generation": 2 * param_counts(s)["total"]}
     else:
@@ -391,7 +393,7 @@ def plan(stage: str, policy: Shape, machine: Machine, offload: str, setup: Setup
     if stage == "sft":
         phases.update(_training_phases(policy, setup, "cross_entropy"))
     elif stage == "opd":
-        phases.update(_rollout_phases(policy, n, setup))
+        phases.update(_rollout_phases(policy, n, setup, 1))
         student = {
             **_units(policy, "policy"),
             "saved activations": saved_activation_bytes(policy, T, setup.checkpointing),
@@ -405,7 +407,7 @@ def plan(stage: str, policy: Shape, machine: Machine, offload: str, setup: Setup
         }
         phases.update(_training_phases(policy, setup, setup.divergence, extra_forward=teacher_in_loss))
     else:
-        phases.update(_rollout_phases(policy, n, setup))
+        phases.update(_rollout_phases(policy, n, setup, setup.group_size))
         phases["old log-probs"] = _nograd_forward(policy, setup, "policy", "selected_logprobs")
         if frozen_label:
             phases["reference log-probs"] = {**_units(policy, "policy"),

@@ -91,6 +91,13 @@ def test_saved_activations_match_transformers(config):
 def test_hand_checked_kv_cache_and_kernel():
     qwen8b = mp.load_shape("Qwen3-8B")
     assert mp.kv_cache_bytes(qwen8b, 1000) == 36 * 2 * 8 * 128 * 2 * 1000 == 147_456_000
+    # A step's rollouts: 8 prompts of 1024 + 512 tokens, one completion each for OPD, groupSize 8 for GRPO.
+    one = mp.MACHINES["1xH100"]
+    opd = mp.plan("opd", qwen8b, one, "none", mp.Setup())["phases"]["rollout decode"]["KV cache"]
+    grpo = mp.plan("grpo", qwen8b, one, "none", mp.Setup())["phases"]["rollout decode"]["KV cache"]
+    assert (opd, grpo) == (147_456 * 8 * 1536, 147_456 * 64 * 1536)
+    eight = mp.plan("grpo", qwen8b, mp.MACHINES["8xH100"], "none", mp.Setup())["phases"]["rollout decode"]
+    assert eight["KV cache"] == 147_456 * 8 * 1536
     # 4TH fp32 grad_h + 6VH (fp32 grad_W and a bf16 [V, H] product) + 6 x chunk x V (fp32 logits, bf16 copy).
     peak = mp.kernel_bytes("cross_entropy", 16384, 4096, mp.VOCAB, 1024)["peak"]
     assert peak == 4 * 16384 * 4096 + 6 * 622_329_856 + 6 * 1024 * 151_936 == 4_935_909_376
@@ -133,8 +140,8 @@ def test_more_gpus_and_checkpointing_never_cost_memory(stage):
 
     assert gpu(eight, mp.Setup()) < gpu(one, mp.Setup())
     # Long rows and few rollouts, so that training, not generation, is the peak.
-    assert gpu(eight, mp.Setup(seq_len=16384, rollouts=8)) < gpu(
-        eight, mp.Setup(seq_len=16384, rollouts=8, checkpointing=False))
+    assert gpu(eight, mp.Setup(seq_len=16384, prompts=1)) < gpu(
+        eight, mp.Setup(seq_len=16384, prompts=1, checkpointing=False))
 
 
 def test_fits_is_the_budget_with_headroom_and_context():
