@@ -23,8 +23,9 @@ package index (`pip download liger-kernel==0.8.5 --no-deps -d bench/wheels`; Tri
 torch). --liger-wheels DIR installs it with `pip install --no-index --no-deps --find-links DIR --target <temporary
 folder>` and imports it from there. Without the wheel, or where it does not import (CPU builds have no Triton), its
 rows say why they were skipped; so do torch.compile's where it fails. Times are medians of CUDA-event timed steps
-after warmup (wall clock on the CPU; no memory figures there). torch.compile's rows are measured last, after (b), as
-the slowest to set up; after --budget-s seconds no new measurement starts, and the skipped ones say so.
+after warmup (on the CPU: one thread, in this process's CPU time, so that other load on the machine stays out;
+no memory figures there). torch.compile's rows are measured last, after (b), as the slowest to set up; after
+--budget-s seconds no new measurement starts, and the skipped ones say so.
 """
 
 import argparse
@@ -77,6 +78,8 @@ class Shapes:
     sft_models: Dict[str, Dict] = field(default_factory=dict)
     sft_seq_len: int = 4096
     sft_micro_batch: int = 1
+    clock: Callable[[], float] = time.perf_counter  # times on the CPU (GPU times are CUDA events)
+    threads: Optional[int] = None  # torch threads on the CPU; None: torch's default
 
 
 GPU = Shapes(
@@ -86,11 +89,13 @@ GPU = Shapes(
 )
 CPU = Shapes(
     hidden=64, vocab=4096, tokens=[128, 256], dtype=torch.float32, chunk_size=64, topk=16,
-    warmup=1, repeats=3, check_tokens=64, compile_all=False,
+    warmup=1, repeats=5, check_tokens=64, compile_all=False,
     sft_models={"Qwen3 layout, 2 layers, H 64, V 8192": dict(
         mp.PRESETS["Qwen3-0.6B"], vocab_size=8192, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, head_dim=16)},
     sft_seq_len=64,
+    # One thread timed in this process's CPU time: other load on a shared machine stays out of the figures.
+    clock=time.process_time, threads=1,
 )
 
 
@@ -208,7 +213,7 @@ def guarded(fn, x, device, shapes, budget):
     if budget.spent():
         return dict(SKIPPED_BUDGET)
     try:
-        return kb.measure(fn, x, device, shapes.warmup, shapes.repeats)
+        return kb.measure(fn, x, device, shapes.warmup, shapes.repeats, shapes.clock)
     except Exception as error:
         kb.clear_grads(x)
         return {"status": "error", "reason": f"{type(error).__name__}: {str(error).strip()[:300]}"}
@@ -232,13 +237,14 @@ def kernel_section(device, shapes: Shapes, liger, liger_note: str, budget: Budge
     rows = []
     for n in shapes.tokens:
         x = inputs(n, weights, shapes, device, seed)
-        matmuls = kb.measure_call(lambda: three_matmuls(x), device, shapes.warmup, shapes.repeats)
+        matmuls = kb.measure_call(lambda: three_matmuls(x), device, shapes.warmup, shapes.repeats, clock=shapes.clock)
         rows.append({"loss": "three_matmuls", "tokens": n, "impl": "matmuls", **matmuls})
         for name, (eager, chunked, plan_kernel) in LOSSES.items():
             if budget.spent():
                 rows += [{"loss": name, "tokens": n, "impl": impl, **SKIPPED_BUDGET} for impl in ("chunked", "eager")]
             else:
-                result = kb.measure(lambda x: chunked(x, shapes.chunk_size), x, device, shapes.warmup, shapes.repeats)
+                chunked_fn = lambda x: chunked(x, shapes.chunk_size)  # noqa: E731
+                result = kb.measure(chunked_fn, x, device, shapes.warmup, shapes.repeats, shapes.clock)
                 row = {"loss": name, "tokens": n, "impl": "chunked", **result}
                 if shapes.dtype == torch.bfloat16:  # the plan counts the bf16 path's buffers
                     planned = mp.kernel_bytes(plan_kernel, n, shapes.hidden, shapes.vocab, shapes.chunk_size)["peak"]
@@ -383,11 +389,11 @@ def measure_step(factory: StepFactory, config, shapes: Shapes, device) -> Dict:
         for _ in range(shapes.repeats):
             if device.type == "cuda":
                 torch.cuda.synchronize()
-            t0 = time.perf_counter()
+            t0 = shapes.clock()
             tokens = step()
             if device.type == "cuda":
                 torch.cuda.synchronize()
-            times.append(time.perf_counter() - t0)
+            times.append(shapes.clock() - t0)
         seconds = statistics.median(times)
         peak = torch.cuda.max_memory_allocated() / mp.GIB if device.type == "cuda" else None
         result = {"status": "ok", "ms": seconds * 1e3, "tokens_per_s": tokens / seconds, "peak_gib": peak}
@@ -520,6 +526,8 @@ def main(argv=None) -> Dict:
     if not args.cpu and not torch.cuda.is_available():
         sys.exit("CUDA is not available; --cpu runs the small shapes on the CPU")
     device, shapes = (torch.device("cpu"), CPU) if args.cpu else (torch.device("cuda"), GPU)
+    if shapes.threads:
+        torch.set_num_threads(shapes.threads)
     import transformers
 
     liger, liger_note = load_liger(args.liger_wheels)

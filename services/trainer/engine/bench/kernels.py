@@ -115,7 +115,9 @@ def peak_extra_gib(run, device):
     return (torch.cuda.max_memory_allocated() - before) / 2**30
 
 
-def median_ms(run, device, warmup, repeats):
+def median_ms(run, device, warmup, repeats, clock=time.perf_counter):
+    """Median ms of `run` after warmup: CUDA events on a GPU, else `clock` (time.process_time leaves other
+    processes' load out)."""
     for _ in range(warmup):
         run()
     times = []
@@ -128,19 +130,19 @@ def median_ms(run, device, warmup, repeats):
             torch.cuda.synchronize()
             times.append(start.elapsed_time(end))
         else:
-            t0 = time.perf_counter()
+            t0 = clock()
             run()
-            times.append((time.perf_counter() - t0) * 1e3)
+            times.append((clock() - t0) * 1e3)
     return statistics.median(times)
 
 
-def measure_call(run, device, warmup, repeats, reset=lambda: None):
+def measure_call(run, device, warmup, repeats, reset=lambda: None, clock=time.perf_counter):
     """{"status", "ms", "peak_gib"} of a zero-argument step; an out-of-memory step is reported, not raised.
     `reset` drops what the step left behind (gradients) before memory is freed."""
     result = {"status": "ok", "ms": None, "peak_gib": None}
     try:
         result["peak_gib"] = peak_extra_gib(run, device)
-        result["ms"] = median_ms(run, device, warmup, repeats)
+        result["ms"] = median_ms(run, device, warmup, repeats, clock)
     except RuntimeError as error:
         if not is_oom(error):
             raise
@@ -153,9 +155,9 @@ def measure_call(run, device, warmup, repeats, reset=lambda: None):
     return result
 
 
-def measure(loss_fn, x, device, warmup, repeats):
+def measure(loss_fn, x, device, warmup, repeats, clock=time.perf_counter):
     """measure_call of one fwd+bwd step of a loss on the inputs x."""
-    return measure_call(lambda: step(loss_fn, x), device, warmup, repeats, reset=lambda: clear_grads(x))
+    return measure_call(lambda: step(loss_fn, x), device, warmup, repeats, reset=lambda: clear_grads(x), clock=clock)
 
 
 def value_and_grads(loss_fn, x):
