@@ -535,7 +535,7 @@ def main(argv=None) -> Dict:
         "date": datetime.date.today().isoformat(),
         "command": " ".join(["python bench/gpu.py", *(sys.argv[1:] if argv is None else argv)]),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
-        "machine": f"{cpu_name()}, {torch.get_num_threads()} torch threads",
+        "machine": f"{cpu_name()}, torch threads: {torch.get_num_threads()}",
         "torch": torch.__version__, "transformers": transformers.__version__, "liger": liger_note,
         "hidden": shapes.hidden, "vocab": shapes.vocab, "dtype": str(shapes.dtype).replace("torch.", ""),
         "chunk_size": shapes.chunk_size,

@@ -478,12 +478,14 @@ def print_detail(row: Dict) -> None:
 
 
 def print_shapes(shapes: Sequence[Shape]) -> None:
-    print("| model | parameters | embedding | head | active per token | activations per token and layer (bytes) |")
-    print("|---|---|---|---|---|---|")
+    print("| model | parameters | embedding | head | active per token | activations, bytes per token and layer "
+          "| KV cache, bytes per token |")
+    print("|---|---|---|---|---|---|---|")
     for s in shapes:
         c = param_counts(s)
         act = max(layer_activation_bytes(s, i) for i in range(s.layers))
-        print(f"| {s.name} | {c['total']:,} | {c['embedding']:,} | {c['head']:,} | {c['active']:,} | {act:,} |")
+        print(f"| {s.name} | {c['total']:,} | {c['embedding']:,} | {c['head']:,} | {c['active']:,} | {act:,} "
+              f"| {kv_cache_bytes(s, 1):,} |")
 
 
 def parse_args(argv=None):
