@@ -16,8 +16,7 @@ What the figures assume is the ASSUMPTIONS list below; it is printed with every 
 import argparse
 import json
 import math
-import sys
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -59,7 +58,8 @@ ASSUMPTIONS = [
     "training.",
     "Frozen models (OPD's teacher, GRPO's reference with klCoef > 0) are bf16, sharded the same way (2/N bytes per "
     "parameter), or on the host with FSDP2's CPUOffloadPolicy (one unit at a time on the GPU). Their root unit "
-    "(embeddings, head) stays unsharded from their forward through the loss. A no-grad forward keeps about "
+    "(embeddings, head) stays unsharded from their forward through the loss; the policy's root stays unsharded "
+    "meanwhile, its layers do not. A no-grad forward keeps about "
     "4H + max(12H, 6q + 6kv, MLP) bytes per token of one layer alive (dense MLP 6I; MoE k(4H + 6I_moe) + 4E).",
     "CPU offload of the policy (CPUOffloadPolicy): fp32 params, grads and AdamW states on the host, the optimizer "
     "step on the CPU; the GPU keeps the unsharded bf16 units, activations and kernel workspace.",
@@ -107,6 +107,7 @@ MACHINES = {
     "8xH100": Machine(8, 81559 / 1024, 2048),
 }
 STAGES = ["sft", "opd", "grpo", "ink-grpo"]
+DIVERGENCES = ["forward_kl", "reverse_kl", "jsd", "topk"]  # OPD's losses; topk: against the teacher's top-K
 OFFLOADS = {
     "none": "everything on the GPUs",
     "frozen": "teacher / reference on the host",
@@ -318,10 +319,13 @@ def _rollout_phases(s: Shape, n: int, setup: Setup, per_prompt: int) -> Dict[str
     }
 
 
+def _root(s: Shape, label: str) -> Dict[str, int]:
+    return {f"{label} root unit, bf16 unsharded": 2 * param_counts(s)["root"]}
+
+
 def _units(s: Shape, label: str) -> Dict[str, int]:
-    counts = param_counts(s)
-    return {f"{label} root unit, bf16 unsharded": 2 * counts["root"],
-            f"{label} 2 decoder layers, bf16 unsharded": 2 * 2 * counts["largest_layer"]}
+    """What a model holds unsharded while it computes: its root unit and two decoder layers."""
+    return {**_root(s, label), f"{label} 2 decoder layers, bf16 unsharded": 2 * 2 * param_counts(s)["largest_layer"]}
 
 
 def _training_phases(s: Shape, setup: Setup, kernel: str, prefix: str = "",
@@ -346,7 +350,7 @@ def _training_phases(s: Shape, setup: Setup, kernel: str, prefix: str = "",
             "layer grads bf16 + fp32 reduce-scatter input": 6 * counts["largest_layer"],
         },
         f"{prefix}end of backward": {
-            "policy root unit, bf16 unsharded": 2 * counts["root"],
+            **_root(s, "policy"),
             "head and embedding grads, bf16": 4 * V * H,
             "root fp32 reduce-scatter input": 4 * counts["root"],
         },
@@ -373,6 +377,8 @@ def plan(stage: str, policy: Shape, machine: Machine, offload: str, setup: Setup
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
     if offload not in OFFLOADS:
         raise ValueError(f"offload must be one of {list(OFFLOADS)}, got {offload!r}")
+    if setup.divergence not in DIVERGENCES:
+        raise ValueError(f"divergence must be one of {DIVERGENCES}, got {setup.divergence!r}")
     n, T = machine.gpus, setup.tokens
     P = param_counts(policy)["total"]
     gpu_state: Dict[str, int] = {}
@@ -394,14 +400,14 @@ def plan(stage: str, policy: Shape, machine: Machine, offload: str, setup: Setup
         phases.update(_training_phases(policy, setup, "cross_entropy"))
     elif stage == "opd":
         phases.update(_rollout_phases(policy, n, setup, 1))
-        student = {
-            **_units(policy, "policy"),
+        student = {  # the student's layers are resharded while the teacher runs; its root is not
+            **_root(policy, "policy"),
             "saved activations": saved_activation_bytes(policy, T, setup.checkpointing),
             "student hidden states": 2 * T * policy.hidden,
         }
         phases["teacher forward"] = {**student, **_nograd_forward(frozen, setup, "teacher")}
         teacher_in_loss = {
-            "teacher root unit, bf16 unsharded": 2 * param_counts(frozen)["root"],
+            **_root(frozen, "teacher"),
             "teacher hidden states": 2 * T * frozen.hidden,
             "student hidden states": 2 * T * policy.hidden,
         }
@@ -410,7 +416,7 @@ def plan(stage: str, policy: Shape, machine: Machine, offload: str, setup: Setup
         phases.update(_rollout_phases(policy, n, setup, setup.group_size))
         phases["old log-probs"] = _nograd_forward(policy, setup, "policy", "selected_logprobs")
         if frozen_label:
-            phases["reference log-probs"] = {**_units(policy, "policy"),
+            phases["reference log-probs"] = {**_root(policy, "policy"),
                                              **_nograd_forward(frozen, setup, "reference", "selected_logprobs")}
         phases.update(_training_phases(policy, setup, "selected_logprobs_entropy"))
         if stage == "ink-grpo":
@@ -498,11 +504,12 @@ def parse_args(argv=None):
     p.add_argument("--host-gib", type=float, help="host memory of every machine, instead of the assumed ones")
     defaults = Setup()
     for f in fields(Setup):
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(getattr(defaults, f.name), bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=getattr(defaults, f.name))
+        flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
+        if isinstance(default, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
         else:
-            p.add_argument(flag, type=type(getattr(defaults, f.name)), default=getattr(defaults, f.name))
+            choices = DIVERGENCES if f.name == "divergence" else None
+            p.add_argument(flag, type=type(default), default=default, choices=choices)
     p.add_argument("--detail", action="store_true", help="print every phase's parts for each row")
     p.add_argument("--json", type=Path, help="write the rows with their phases to this file")
     return p.parse_args(argv)
@@ -511,8 +518,6 @@ def parse_args(argv=None):
 def main(argv=None) -> List[Dict]:
     args = parse_args(argv)
     setup = Setup(**{f.name: getattr(args, f.name) for f in fields(Setup)})
-    if setup.divergence not in ("forward_kl", "reverse_kl", "jsd", "topk"):
-        sys.exit(f"--divergence must be forward_kl, reverse_kl, jsd or topk, got {setup.divergence!r}")
     shapes = [load_shape(m) for m in [*args.models, *args.config]]
     teacher = load_shape(setup.teacher)
     rows = []
