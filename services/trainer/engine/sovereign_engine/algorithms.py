@@ -27,6 +27,7 @@ from .kernels import (
     DEFAULT_CHUNK_SIZE, linear_cross_entropy, linear_divergence, linear_selected_logprobs, linear_topk_divergence,
 )
 from .kernels.linear_divergence import KINDS
+from .models import ATTENTION
 from .optim import accumulate_gradients, clip_grad_norm, current_lr, micro_batches, unwrap
 from .sampler import sample
 
@@ -53,6 +54,7 @@ class Hyper:
     clip_grad_norm: float = 1.0  # 0: no clipping (the norm is still reported)
     grad_accum: int = 1  # micro-batches each step's rows (or rollouts) are split into
     gradient_checkpointing: bool = False  # recompute layer activations in backward
+    attention: str = "auto"  # attn_implementation; "auto": flash_attention_2 on CUDA if it imports, else sdpa
     checkpoint_every: int = 0  # steps between checkpoints; 0: only at the end
     # sampling (OPD's on-policy batches, GRPO's rollouts)
     temperature: float = 1.0
@@ -86,6 +88,7 @@ class Hyper:
             (hyper.schedule in ("cosine", "constant"),
              f"schedule must be 'cosine' or 'constant', got {hyper.schedule!r}"),
             (hyper.divergence in KINDS, f"divergence must be one of {KINDS}, got {hyper.divergence!r}"),
+            (hyper.attention in ATTENTION, f"attention must be one of {ATTENTION}, got {hyper.attention!r}"),
             (0.0 <= hyper.lambda_ <= 1.0, f"lambda must be in [0, 1], got {hyper.lambda_}"),
             (0.0 <= hyper.ce_prob <= 1.0, f"ceProb must be in [0, 1], got {hyper.ce_prob}"),
             (min(hyper.grad_accum, hyper.group_size, hyper.ppo_epochs) >= 1,

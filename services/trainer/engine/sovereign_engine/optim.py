@@ -1,9 +1,9 @@
 """Optimizer, learning-rate schedule, clipping, gradient accumulation, and the checkpointed training state.
 
 A training checkpoint is a directory holding the model in Hugging Face format (`checkpoint.save_checkpoint`:
-config.json, model.safetensors) and `trainer_state.pt` with everything else a bit-exact resume needs: the
-optimizer and scheduler state dicts, the RNG states of Python, torch and CUDA, the step, and the stage's own
-state (its random generators and data positions).
+config.json, generation_config.json, the fp32 master weights as safetensors, bit for bit) and `trainer_state.pt`
+with everything else a bit-exact resume needs: the optimizer and scheduler state dicts, the RNG states of Python,
+torch and CUDA, the step, and the stage's own state (its random generators and data positions).
 """
 
 import contextlib
@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Sequence
 import torch
 import torch.nn as nn
 
-from .checkpoint import load_state_dict_file, save_checkpoint, save_state_dict_file
+from .checkpoint import file_records, load_state_dict_file, save_checkpoint, save_state_dict_file
 
 STATE_NAME = "trainer_state.pt"
 
@@ -141,10 +141,7 @@ def save_training_checkpoint(
         "stage": stage_state,
     }
     hashes[STATE_NAME] = save_state_dict_file(os.path.join(directory, STATE_NAME), state)
-    return [
-        {"name": name, "sha256": sha, "bytes": os.path.getsize(os.path.join(directory, name))}
-        for name, sha in sorted(hashes.items())
-    ]
+    return file_records(directory, hashes)
 
 
 def load_training_state(directory: str, optimizer, scheduler) -> Dict[str, Any]:

@@ -2,21 +2,26 @@
 
 import pytest
 import torch
+from transformers import AutoConfig
 
-from sovereign_engine.model import Qwen3Config, Qwen3ForCausalLM
+from sovereign_engine.models import init_model
 from sovereign_engine.sampler import sample, top_p_filter
 
 PROMPTS = [[11, 12, 13], [21, 22, 23, 24, 25, 26, 27], [31], [41, 42, 43, 44, 45]]
 
 
-@pytest.fixture(scope="module")
-def model():
-    # float64 so that batching cannot flip a near-tie between two tokens; a wide init so the text depends on context.
-    config = Qwen3Config(
-        vocab_size=1000, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, head_dim=16, initializer_range=0.3, torch_dtype="float64",
+def small_config(model_type="qwen3"):
+    # A wide init so that the text depends on the context.
+    return AutoConfig.for_model(
+        model_type, vocab_size=1000, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, initializer_range=0.3, eos_token_id=None, bos_token_id=None,
     )
-    return Qwen3ForCausalLM(config, seed=0).to(torch.float64).eval()
+
+
+@pytest.fixture(scope="module", params=["qwen3", "llama"])
+def model(request):
+    # float64 so that batching cannot flip a near-tie between two tokens.
+    return init_model(small_config(request.param), 0, dtype=torch.float64).eval()
 
 
 def next_logits(model, ids):
@@ -118,3 +123,4 @@ def test_vocab_limit_never_draws_padding_ids_and_renormalizes_over_the_rest(mode
         assert c.tokens[0] == int(next_logits(model, prompt)[:limit].argmax())
     with pytest.raises(ValueError, match="vocab_limit"):
         sample(model, PROMPTS, max_new_tokens=1, vocab_limit=0)
+
