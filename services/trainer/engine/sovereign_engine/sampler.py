@@ -47,6 +47,25 @@ def _choose(logits: torch.Tensor, temperature: float, top_p: float, generator: O
     return token, logprobs.gather(-1, token[:, None])[:, 0]
 
 
+class RolloutCache(DynamicCache):
+    """transformers' DynamicCache holding keys and values in one dtype, the compute dtype, whatever dtype the
+    layers hand it: with fp32 master weights under bf16 autocast, QK-norm and rotary embeddings give fp32 keys,
+    which would otherwise double the cache."""
+
+    def __init__(self, dtype: torch.dtype, **kwargs):
+        super().__init__(**kwargs)
+        self.dtype = dtype
+
+    def update(self, key_states, value_states, layer_idx, *args, **kwargs):
+        return super().update(key_states.to(self.dtype), value_states.to(self.dtype), layer_idx, *args, **kwargs)
+
+
+def compute_dtype(weight: torch.Tensor) -> torch.dtype:
+    """The dtype forwards compute in: autocast's where it is on for the weight's device, else the weight's own."""
+    device = weight.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else weight.dtype
+
+
 @torch.no_grad()
 def sample(
     model: CausalLM,
@@ -61,7 +80,8 @@ def sample(
     pad_id: int = 0,
     vocab_limit: Optional[int] = None,
 ) -> List[Completion]:
-    """One completion per prompt. Prompts are left-padded with pad_id and decoded together.
+    """One completion per prompt. Prompts are left-padded with pad_id and decoded together, the KV cache in the
+    compute dtype (compute_dtype).
 
     temperature 0 is greedy; otherwise logits are divided by it and, with top_p < 1, cut to the nucleus, and the
     log-probs are those of this final distribution. A row stops at its first stop id or after max_new_tokens.
@@ -75,7 +95,8 @@ def sample(
         raise ValueError(f"vocab_limit must be at least 1, got {vocab_limit}")
     if not prompts or max_new_tokens <= 0:
         return [Completion([], [], "length") for _ in prompts]
-    device = model.lm_head_weight().device
+    weight = model.lm_head_weight()
+    device = weight.device
     if generator is None and seed is not None:
         generator = torch.Generator(device=device).manual_seed(seed)
     B, L = len(prompts), max(len(p) for p in prompts)
@@ -86,7 +107,7 @@ def sample(
         mask[i, L - len(p) :] = 1
     ids, mask = ids.to(device), mask.to(device)
     stop = torch.tensor(sorted(set(stop_ids)), dtype=torch.long, device=device)
-    cache = DynamicCache(config=model.config)
+    cache = RolloutCache(compute_dtype(weight), config=model.config)
     positions = (mask.cumsum(-1) - 1).clamp_min(0)
 
     tokens, logprobs = [], []

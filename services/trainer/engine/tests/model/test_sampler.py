@@ -1,13 +1,17 @@
-"""Sampling: batched left-padded decoding against single prompts and a cache-free loop; top-p, stops, log-probs."""
+"""Sampling: batched left-padded decoding against single prompts and a cache-free loop; top-p, stops, log-probs;
+the KV cache in the compute dtype."""
 
 import pytest
 import torch
+import torch.nn.functional as F
 from transformers import AutoConfig
 
+from sovereign_engine.algorithms import autocast
 from sovereign_engine.models import init_model
 from sovereign_engine.sampler import sample, top_p_filter
 
 PROMPTS = [[11, 12, 13], [21, 22, 23, 24, 25, 26, 27], [31], [41, 42, 43, 44, 45]]
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 def small_config(model_type="qwen3"):
@@ -124,3 +128,37 @@ def test_vocab_limit_never_draws_padding_ids_and_renormalizes_over_the_rest(mode
     with pytest.raises(ValueError, match="vocab_limit"):
         sample(model, PROMPTS, max_new_tokens=1, vocab_limit=0)
 
+
+def attention_reads(monkeypatch):
+    """The dtypes of the keys and values every attention call reads (the cache's, when decoding)."""
+    seen, real = [], F.scaled_dot_product_attention
+
+    def spy(q, k, v, *args, **kwargs):
+        seen.append((k.dtype, v.dtype))
+        return real(q, k, v, *args, **kwargs)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
+    return seen
+
+
+def test_rollout_cache_is_kept_in_the_compute_dtype_not_the_master_weights(monkeypatch):
+    """fp32 master weights under bf16 autocast (the CPU's autocast standing in for CUDA's): the cache holds bf16."""
+    model = init_model(small_config(), 0, attention="sdpa").eval()
+    seen = attention_reads(monkeypatch)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        completions = sample(model, PROMPTS, max_new_tokens=4, temperature=0.0)
+    assert all(len(c.tokens) == 4 for c in completions)
+    assert len(seen) == 4 * model.config.num_hidden_layers
+    assert set(seen) == {(torch.bfloat16, torch.bfloat16)}
+    seen.clear()
+    sample(model, PROMPTS, max_new_tokens=2, temperature=0.0)  # no autocast: fp32 throughout
+    assert set(seen) == {(torch.float32, torch.float32)}
+
+
+@CUDA
+def test_rollout_cache_is_bf16_under_cuda_autocast(monkeypatch):
+    model = init_model(small_config(), 0, device="cuda", attention="sdpa").eval()
+    seen = attention_reads(monkeypatch)
+    with autocast(torch.device("cuda")):
+        sample(model, PROMPTS, max_new_tokens=4, temperature=0.0)
+    assert set(seen) == {(torch.bfloat16, torch.bfloat16)}
