@@ -83,7 +83,10 @@ export const TrainingHyper = z.strictObject({
   attention: z.enum(["auto", "sdpa", "eager", "flex_attention", "flash_attention_2"]).default("auto"),
   /** Steps between checkpoints; one is always written at the end. 0: only at the end. */
   checkpointEvery: z.number().int().nonnegative().default(500),
-  /** Sampling, for OPD's on-policy batches and GRPO's rollouts; stop ids default to the model's end of sequence. */
+  /**
+   * Sampling, for OPD's on-policy batches and GRPO's rollouts; stop ids default to the run's chat stop ids, else
+   * the eos ids of the checkpoint's generation_config.json and config.json.
+   */
   temperature: z.number().min(0).max(2).default(1),
   topP: z.number().gt(0).max(1).default(1),
   maxTokens: z.number().int().positive().default(512),

@@ -4,7 +4,8 @@ A folder holds `config.json`, `generation_config.json` and the weights as safete
 they fit in one shard, else `model-0000i-of-0000N.safetensors` with `model.safetensors.index.json`, shards cut at
 `max_shard_bytes`; optionally the tokenizer's files beside them. Weights are written as transformers writes them
 (`save_pretrained`: a tied head stored once, fused MoE experts in the architecture's original per-expert names),
-in the model's dtype or a chosen one; `generation_config.json` can list the chat stop tokens as `eos_token_id`.
+in the model's dtype or a chosen one; `generation_config.json` lists the chat stop tokens as `eos_token_id`, so
+a server, and the next stage, stops where the chat template ends a turn.
 
 Loading refuses, naming the folder, what transformers would otherwise fill with fresh random values: a missing,
 unexpected or misshapen tensor.
@@ -131,7 +132,7 @@ def save_checkpoint(
     """Writes the model as a servable HF folder; returns {file name: sha256} of every file written.
 
     dtype: the weights' stored dtype (default: the model's own; another one costs a cast copy of the weights).
-    stop_ids: generation_config.json's eos_token_id (default: the model's generation config's).
+    stop_ids: generation_config.json's eos_token_id (default: the ids the model's own configs name).
     tokenizer: a folder whose tokenizer files (TOKENIZER_FILES) are copied beside the weights.
     Weight files of an earlier save in the folder are replaced; other files are left alone.
     """
@@ -161,8 +162,7 @@ def save_checkpoint(
     generation = copy.deepcopy(hf.generation_config) if hf.generation_config is not None else None
     if generation is None:
         generation = transformers.GenerationConfig.from_model_config(hf.config)
-    if stop_ids is not None:
-        generation.eos_token_id = [int(t) for t in stop_ids]
+    generation.eos_token_id = [int(t) for t in (model.eos_ids() if stop_ids is None else stop_ids)]
     _write_json(os.path.join(directory, GENERATION_CONFIG_NAME), generation.to_diff_dict())
     for name in tokenizer_files:
         shutil.copyfile(os.path.join(tokenizer, name), os.path.join(directory, name))

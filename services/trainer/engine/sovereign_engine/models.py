@@ -17,7 +17,7 @@ weights on any device and leaves the caller's random state untouched.
 """
 
 import importlib
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 import torch.nn as nn
@@ -126,6 +126,17 @@ class CausalLM(nn.Module):
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Full [..., V] logits; for small inputs and sampling, training uses the chunked loss kernels."""
         return F.linear(hidden, self.lm_head_weight())
+
+    def eos_ids(self) -> List[int]:
+        """The end-of-sequence ids the checkpoint names: generation_config.json's, then config.json's."""
+        ids: List[int] = []
+        generation = getattr(self.hf, "generation_config", None)
+        for source in (generation, self.hf.config.get_text_config()):
+            eos = getattr(source, "eos_token_id", None)
+            for token in [] if eos is None else [eos] if isinstance(eos, int) else eos:
+                if int(token) not in ids:
+                    ids.append(int(token))
+        return ids
 
     def set_gradient_checkpointing(self, enabled: bool) -> None:
         """Recompute each layer's activations in backward instead of storing them."""

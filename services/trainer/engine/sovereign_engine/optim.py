@@ -12,7 +12,7 @@ import math
 import os
 import random
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -128,11 +128,13 @@ def set_rng_state(state: Dict[str, Any]) -> None:
 
 
 def save_training_checkpoint(
-    directory: str, model: nn.Module, optimizer, scheduler, step: int, stage_state: Dict[str, Any]
+    directory: str, model: nn.Module, optimizer, scheduler, step: int, stage_state: Dict[str, Any],
+    *, stop_ids: Optional[Sequence[int]] = None,
 ) -> List[Dict[str, Any]]:
-    """Writes the model and trainer state into directory; returns [{"name", "sha256", "bytes"}] per file."""
+    """Writes the model (stop_ids: generation_config.json's eos ids, default the model's own) and the trainer
+    state into directory; returns [{"name", "sha256", "bytes"}] per file."""
     os.makedirs(directory, exist_ok=True)
-    hashes = save_checkpoint(unwrap(model), directory)
+    hashes = save_checkpoint(unwrap(model), directory, stop_ids=stop_ids)
     state = {
         "step": step,
         "optimizer": optimizer.state_dict(),

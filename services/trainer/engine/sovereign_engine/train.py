@@ -202,7 +202,9 @@ def _run(config, data, rewards, sink, flag, rank, world, device) -> int:
     def save(step: int) -> None:
         if rank == 0:
             path = os.path.join(config.checkpoint_dir, f"step-{step}")
-            files = save_training_checkpoint(path, model, optimizer, scheduler, step, stage.state_dict())
+            files = save_training_checkpoint(
+                path, model, optimizer, scheduler, step, stage.state_dict(), stop_ids=config.stop_ids
+            )
             sink.checkpoint(step, path, files)
 
     while step < config.total_steps:

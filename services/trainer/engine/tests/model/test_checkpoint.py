@@ -60,7 +60,7 @@ def test_round_trip_is_bit_exact(tmp_path, model_type, tied, dtype):
     assert ("lm_head.weight" in stored) == (not tied)  # a tied head is stored once, as the embedding
     if model_type == "qwen3_moe":  # the original per-expert names, as published Qwen3-MoE checkpoints have them
         assert "model.layers.0.mlp.experts.3.down_proj.weight" in stored
-    assert json.loads((tmp_path / "generation_config.json").read_text())["eos_token_id"] == 7
+    assert json.loads((tmp_path / "generation_config.json").read_text())["eos_token_id"] == [7]
 
     loaded = load_checkpoint(tmp_path)
     assert_same_weights(loaded, model)
@@ -132,6 +132,7 @@ def test_stop_ids_and_tokenizer_files_make_a_servable_folder(tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(out)
     text = tokenizer.apply_chat_template([{"role": "user", "content": "hello"}], tokenize=False)
     assert text.split() == ["<|im_start|>", "user", "hello", "<|im_end|>"]
+    assert load_checkpoint(out).eos_ids() == [2, 7]
     with pytest.raises(CheckpointError, match="no tokenizer.json or tokenizer_config.json"):
         save_checkpoint(model, tmp_path / "other", tokenizer=str(tmp_path / "out" / "missing"))
 
@@ -208,7 +209,7 @@ def test_a_step_checkpoint_folder_starts_the_next_stage(tmp_path):
     save_checkpoint(model, tmp_path / "step-3", stop_ids=[151645, 151643])
     loaded = load_model({"path": str(tmp_path / "step-3")}, torch.device("cpu"), torch.float32)
     assert_same_weights(loaded, model)
-    assert loaded.hf.generation_config.eos_token_id == [151645, 151643]
+    assert loaded.eos_ids() == [151645, 151643]
     ids = ((151644, 872, 151645),)
     assert torch.equal(logits(loaded, ids), logits(model, ids))
 
