@@ -4,7 +4,6 @@
  * curator's pipeline runs.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +11,7 @@ import type { ServerType } from "@hono/node-server";
 import { type Curator, loadConfig as loadCuratorConfig, openCurator } from "@sovereign/curator";
 import { openTestDatabase, type TestDatabaseKind } from "@sovereign/db/testing";
 import { pino } from "pino";
-import { loadConfig } from "../src/config";
+import { defaultEnginePython, loadConfig } from "../src/config";
 import { openTrainer, type Trainer } from "../src/runtime";
 import { startServer } from "../src/server";
 
@@ -28,10 +27,9 @@ export type TestStack = {
   cleanup(): Promise<void>;
 };
 
-/** The interpreter engine tests use, and whether it can train (torch importable). */
-export const enginePython =
-  process.env.ENGINE_PYTHON || (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
-export const engineAvailable = spawnSync(enginePython, ["-c", "import torch"]).status === 0;
+/** The interpreter engine tests use (the trainer's default), and whether it can train. */
+export const enginePython = process.env.ENGINE_PYTHON || defaultEnginePython();
+export const engineAvailable = spawnSync(enginePython, ["-c", "import torch, transformers"]).status === 0;
 
 /** A curator and a trainer on a fresh database; `env` adds trainer settings (e.g. `ENGINE_PROCS`). */
 export async function createStack(
