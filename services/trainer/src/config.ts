@@ -43,6 +43,11 @@ export const ConfigSchema = z.object({
   ENGINE_PROCS: z.coerce.number().int().positive().default(1),
   /** Training runs at once. */
   TRAINER_CONCURRENT_RUNS: z.coerce.number().int().positive().default(1),
+  /**
+   * Seconds a stopped run's engine has to stop on its own (the service answers its next step's metrics with
+   * `stop`: it finishes the step, checkpoints and exits) before it gets SIGTERM, and SIGKILL 30 s after that.
+   */
+  TRAINER_STOP_GRACE_SECONDS: z.coerce.number().nonnegative().default(600),
   /** Engine output lines kept on a failed run. */
   TRAINER_LOG_TAIL_LINES: z.coerce.number().int().positive().default(40),
   /** The LLM judge of prompts with `reward_model.style: "model"`: an OpenAI-compatible API root and model. */
@@ -72,6 +77,8 @@ export type TrainerConfig = {
   engineUrl: string | undefined;
   engine: { python: string; procs: number; dir: string };
   concurrentRuns: number;
+  /** How a run's engine is stopped: asked through the protocol, SIGTERM after `graceMs`, SIGKILL `killMs` later. */
+  stop: { graceMs: number; killMs: number };
   logTailLines: number;
   /** Judge replies are cached under `cacheDir/judge`; the key comes from `TEACHER_API_KEY` or `OPENAI_API_KEY`. */
   judge: { baseUrl: string; model: string } | undefined;
@@ -128,6 +135,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       dir: ENGINE_DIR,
     },
     concurrentRuns: e.TRAINER_CONCURRENT_RUNS,
+    // 30 s after SIGTERM, as torch's launcher gives its ranks after it gets SIGTERM.
+    stop: { graceMs: e.TRAINER_STOP_GRACE_SECONDS * 1000, killMs: 30_000 },
     logTailLines: e.TRAINER_LOG_TAIL_LINES,
     judge:
       e.TRAINER_JUDGE_BASE_URL && e.TRAINER_JUDGE_MODEL

@@ -4,7 +4,6 @@
  * curator's pipeline runs.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +11,7 @@ import type { ServerType } from "@hono/node-server";
 import { type Curator, loadConfig as loadCuratorConfig, openCurator } from "@sovereign/curator";
 import { openTestDatabase, type TestDatabaseKind } from "@sovereign/db/testing";
 import { pino } from "pino";
-import { loadConfig } from "../src/config";
+import { defaultEnginePython, loadConfig, type TrainerConfig } from "../src/config";
 import { openTrainer, type Trainer } from "../src/runtime";
 import { startServer } from "../src/server";
 
@@ -28,15 +27,18 @@ export type TestStack = {
   cleanup(): Promise<void>;
 };
 
-/** The interpreter engine tests use, and whether it can train (torch importable). */
-export const enginePython =
-  process.env.ENGINE_PYTHON || (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
+/** The interpreter engine tests use (the engine's own environment unless `ENGINE_PYTHON` names one), and whether it can train. */
+export const enginePython = process.env.ENGINE_PYTHON || defaultEnginePython();
 export const engineAvailable = spawnSync(enginePython, ["-c", "import torch"]).status === 0;
 
-/** A curator and a trainer on a fresh database; `env` adds trainer settings (e.g. `ENGINE_PROCS`). */
+/**
+ * A curator and a trainer on a fresh database; `env` adds trainer settings (e.g. `ENGINE_PROCS`), `overrides`
+ * configuration no variable sets (e.g. `stop.killMs`).
+ */
 export async function createStack(
   kind: TestDatabaseKind = "pglite",
   env: Record<string, string> = {},
+  overrides: Partial<TrainerConfig> = {},
 ): Promise<TestStack> {
   const dir = await mkdtemp(join(tmpdir(), "trainer-test-"));
   const database = await openTestDatabase(kind);
@@ -53,15 +55,18 @@ export async function createStack(
     { database, logger },
   );
   const trainer = await openTrainer(
-    loadConfig({
-      CURATOR_DATA_DIR: join(dir, "curator"),
-      TRAINER_DATA_DIR: join(dir, "trainer"),
-      TRAINER_PORT: "0",
-      ENGINE_PYTHON: enginePython,
-      // Access control has its own test (access.test.ts); the others call the routes without tokens.
-      TRAINER_AUTH: "off",
-      ...env,
-    }),
+    {
+      ...loadConfig({
+        CURATOR_DATA_DIR: join(dir, "curator"),
+        TRAINER_DATA_DIR: join(dir, "trainer"),
+        TRAINER_PORT: "0",
+        ENGINE_PYTHON: enginePython,
+        // Access control has its own test (access.test.ts); the others call the routes without tokens.
+        TRAINER_AUTH: "off",
+        ...env,
+      }),
+      ...overrides,
+    },
     { database, logger },
   );
   const { server, url } = await startServer(trainer);

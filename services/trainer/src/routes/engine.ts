@@ -133,7 +133,8 @@ export function registerEngineRoutes(app: TrainerApp) {
     const row = await authorized(c);
     const body = parse(Metrics, await json(c), "body");
     await c.get("runs").recordMetrics(row.id, body.step, body.rank, body.metrics, row.spec.hyper.totalSteps);
-    return c.body(null, 204);
+    // Whether the ranks are to stop after this step: the run was cancelled, or the service is stopping.
+    return c.json({ stop: row.status === "cancelling" || c.get("supervisor").stopRequested(row.id) }, 200);
   });
 
   app.post(`${base}/checkpoints`, async (c) => {
