@@ -77,7 +77,10 @@ export const TrainingHyper = z.strictObject({
   gradientCheckpointing: z.boolean().default(false),
   /** Steps between checkpoints; one is always written at the end. 0: only at the end. */
   checkpointEvery: z.number().int().nonnegative().default(500),
-  /** Sampling, for OPD's on-policy batches and GRPO's rollouts; stop ids default to the model's end of sequence. */
+  /**
+   * Sampling, for OPD's on-policy batches and GRPO's rollouts; stop ids default to the tokenizer's end of turn
+   * and end of text (the engine's config `stopIds`).
+   */
   temperature: z.number().min(0).max(2).default(1),
   topP: z.number().gt(0).max(1).default(1),
   maxTokens: z.number().int().positive().default(512),

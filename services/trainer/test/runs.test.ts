@@ -175,6 +175,8 @@ describe("training runs", () => {
       rowsPerStep: 2,
       seed: 3,
       tokenizerVocab: 151_669,
+      // Qwen3's <|im_end|> and <|endoftext|>, as the data plane's tokenizer encodes them.
+      stopIds: [151_645, 151_643],
       hyper: { lr: 2e-2, warmupSteps: 2, checkpointEvery: 6 },
       resume: null,
     });

@@ -85,6 +85,7 @@ export function registerEngineRoutes(app: TrainerApp) {
     const { spec } = row;
     const checkpoints = await c.get("runs").checkpoints(row.id);
     const last = checkpoints.at(-1);
+    const tokenizer = await loadQwen3Tokenizer();
     return c.json({
       run: row.id,
       stage: spec.stage,
@@ -96,7 +97,9 @@ export function registerEngineRoutes(app: TrainerApp) {
       seqLen: spec.hyper.seqLen,
       rowsPerStep: spec.hyper.rowsPerStep,
       totalSteps: spec.hyper.totalSteps,
-      tokenizerVocab: (await loadQwen3Tokenizer()).vocabSize,
+      tokenizerVocab: tokenizer.vocabSize,
+      // What rollouts stop at unless `hyper.stopIds` says otherwise: the data plane's end of turn and end of text.
+      stopIds: tokenizer.stopIds,
       hyper: Object.fromEntries(
         Object.entries(spec.hyper).filter(([key]) => !(RUN_SHAPE_KEYS as readonly string[]).includes(key)),
       ),
