@@ -266,18 +266,18 @@ export class Supervisor {
 }
 
 /**
- * `root` and every process below it. Torch's launcher starts each rank in a session (and process group) of its
- * own, so signalling the engine's process group alone would not reach the ranks. Linux: from /proc; elsewhere
- * the root alone (its process group is signalled too).
+ * The processes below `root` outside its process group (the engine's, which `root` leads). Torch's launcher
+ * starts each rank in a session and process group of its own, so signalling the engine's group alone would not
+ * reach the ranks. Linux: from /proc; elsewhere none are found, and only the group is signalled.
  */
 function engineProcesses(root: number): number[] {
   let entries: string[];
   try {
     entries = readdirSync("/proc");
   } catch {
-    return [root];
+    return [];
   }
-  const children = new Map<number, number[]>();
+  const children = new Map<number, { pid: number; group: number }[]>();
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
     let stat: string;
@@ -286,13 +286,20 @@ function engineProcesses(root: number): number[] {
     } catch {
       continue; // gone meanwhile
     }
-    // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses.
+    const [, ppid, group] = stat
+      .slice(stat.lastIndexOf(")") + 2)
+      .split(" ")
+      .map(Number);
+    children.set(ppid as number, [
+      ...(children.get(ppid as number) ?? []),
+      { pid: Number(name), group: group as number },
+    ]);
   }
-  const found = [root];
-  for (let i = 0; i < found.length; i++) found.push(...(children.get(found[i] as number) ?? []));
-  return found;
+  const below = [...(children.get(root) ?? [])];
+  for (let i = 0; i < below.length; i++)
+    below.push(...(children.get((below[i] as { pid: number }).pid) ?? []));
+  return below.filter((p) => p.group !== root).map((p) => p.pid);
 }
 
 /** `signal` to the engine's process group and to each of `pids`; processes already gone are skipped. */

@@ -10,8 +10,10 @@ import { join } from "node:path";
 import type { ServerType } from "@hono/node-server";
 import { type Curator, loadConfig as loadCuratorConfig, openCurator } from "@sovereign/curator";
 import { openTestDatabase, type TestDatabaseKind } from "@sovereign/db/testing";
+import { TrainingRunSpec, type TrainingRunSpecInput, tables } from "@sovereign/schemas";
 import { pino } from "pino";
 import { defaultEnginePython, loadConfig, type TrainerConfig } from "../src/config";
+import type { TrainingRunRow } from "../src/runs";
 import { openTrainer, type Trainer } from "../src/runtime";
 import { startServer } from "../src/server";
 
@@ -113,6 +115,32 @@ export async function createStack(
 
 function closeServer(server: ServerType): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * A run recorded directly in the state given (`running` with an engine token's hash, `succeeded`, …), so no
+ * supervisor takes it: for what the service does with a run whatever its engine.
+ */
+export async function insertRun(
+  stack: TestStack,
+  spec: TrainingRunSpecInput,
+  fields: Partial<TrainingRunRow> = {},
+): Promise<string> {
+  const parsed = TrainingRunSpec.parse(spec);
+  const [row] = await stack.trainer.database.db
+    .insert(tables.trainingRuns)
+    .values({
+      name: parsed.name ?? null,
+      stage: parsed.stage,
+      spec: parsed,
+      datasets: parsed.datasets,
+      specHash: "0".repeat(64),
+      status: "succeeded",
+      ...fields,
+    })
+    .returning();
+  if (!row) throw new Error("the run was not recorded");
+  return row.id;
 }
 
 /** Poll a training run until it finishes (or `timeoutMs` passes). */

@@ -187,39 +187,6 @@ describe("training runs", () => {
     await stack.request(`/v1/training/runs/${id}/cancel`, { method: "POST" });
   });
 
-  it("answers an engine's metrics with whether to stop: false while the run runs, true once it is cancelled", async () => {
-    // A run as the supervisor would have claimed it, with the engine token its engine would hold.
-    const spec = TrainingRunSpec.parse({ ...sftSpec(train), name: "asked-to-stop" });
-    const [row] = await stack.trainer.database.db
-      .insert(tables.trainingRuns)
-      .values({
-        name: spec.name ?? null,
-        stage: spec.stage,
-        spec,
-        datasets: spec.datasets,
-        specHash: "0".repeat(64),
-        status: "running",
-        engineTokenSha256: tokenHash("engine-token"),
-      })
-      .returning();
-    const id = row?.id as string;
-    const metrics = (step: number) =>
-      stack.trainer.app.request(`/v1/engine/runs/${id}/metrics`, {
-        method: "POST",
-        headers: { authorization: "Bearer engine-token", "content-type": "application/json" },
-        body: JSON.stringify({ step, rank: 0, metrics: { loss: 1 / step } }),
-      });
-    const first = await metrics(1);
-    expect(first.status).toBe(200);
-    expect(await first.json()).toEqual({ stop: false });
-    expect((await stack.request(`/v1/training/runs/${id}/cancel`, { method: "POST" })).status).toBe(200);
-    expect((await stack.trainer.runs.row(id)).status).toBe("cancelling");
-    const second = await metrics(2);
-    expect(await second.json()).toEqual({ stop: true });
-    expect((await stack.trainer.runs.get(id)).metrics.map((m) => m.step)).toEqual([1, 2]);
-    await stack.trainer.runs.finish(id, "cancelled", {});
-  });
-
   it("starts no engine for a run cancelled while its data is being prepared", async () => {
     // A supervisor whose data plane holds preparation until released, in place of the stack's own.
     await stack.trainer.supervisor.stop();

@@ -1,15 +1,18 @@
 /**
- * How the supervisor stops an engine that does not stop when asked: nothing is signalled during the grace
- * period, then SIGTERM reaches every process the engine started (ranks in sessions of their own included, as
- * torch's launcher starts them), then SIGKILL; the run ends cancelled, or queued again when the service stops.
- * The engine here is a small real process tree that ignores the protocol, standing in for a hung one.
+ * Stopping a run's engine: the answer to its metrics says whether to stop; an engine that does not stop when
+ * asked gets no signal during the grace period, then SIGTERM reaches every process it started (ranks in
+ * sessions of their own included, as torch's launcher starts them), then SIGKILL; the run ends cancelled, or
+ * queued again when the service stops. The engine here is a small real process tree that ignores the protocol,
+ * standing in for a hung one (runs.test.ts stops the real engine by the protocol).
  */
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { testDatabaseKinds } from "@sovereign/db/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config";
-import { createStack, type TestStack, waitForRun } from "./helpers";
+import { tokenHash } from "../src/runs";
+import { createStack, insertRun, type TestStack, waitForRun } from "./helpers";
 
 /** A launcher that starts one "rank" in a session of its own; each records what it gets, and may ignore SIGTERM. */
 const FAKE_ENGINE = `
@@ -39,7 +42,23 @@ async function alive(pid: number): Promise<boolean> {
   }
 }
 
-describe("stopping an engine that does not stop when asked", { timeout: 60_000 }, () => {
+const chatRows = [
+  {
+    id: "c1",
+    messages: [
+      { role: "user", content: "สวัสดี" },
+      { role: "assistant", content: "สวัสดีครับ" },
+    ],
+  },
+];
+const spec = (train: string) => ({
+  stage: "sft" as const,
+  model: { tiny: "tiny", seed: 1 },
+  datasets: { train },
+  hyper: { totalSteps: 2, seqLen: 32, rowsPerStep: 1 },
+});
+
+describe.each(testDatabaseKinds())("stopping a run's engine on %s", { timeout: 60_000 }, (kind) => {
   let stack: TestStack | undefined;
   let dir: string | undefined;
   let started: number[] = [];
@@ -54,6 +73,10 @@ describe("stopping an engine that does not stop when asked", { timeout: 60_000 }
   });
 
   const stop = { graceMs: 1_500, killMs: 1_000 };
+  const createTracked = async (...args: Parameters<typeof createStack>) => {
+    stack = await createStack(...args);
+    return stack;
+  };
 
   /** A stack whose engine is the fake one, and a run of it started; resolves once both processes run. */
   async function startFake(onSigterm: "ignore" | "exit") {
@@ -67,22 +90,9 @@ describe("stopping an engine that does not stop when asked", { timeout: 60_000 }
       `#!/bin/sh\nFAKE_RECORD='${record}' FAKE_ON_SIGTERM=${onSigterm} exec '${process.execPath}' '${script}' "$@"\n`,
     );
     await chmod(python, 0o755);
-    stack = await createStack("pglite", { ENGINE_PYTHON: python }, { stop });
-    const train = await stack.version("stop-chat", "chat", [
-      {
-        id: "c1",
-        messages: [
-          { role: "user", content: "สวัสดี" },
-          { role: "assistant", content: "สวัสดีครับ" },
-        ],
-      },
-    ]);
-    const res = await stack.post("/v1/training/runs", {
-      stage: "sft",
-      model: { tiny: "tiny", seed: 1 },
-      datasets: { train },
-      hyper: { totalSteps: 2, seqLen: 32, rowsPerStep: 1 },
-    });
+    const stack = await createTracked(kind, { ENGINE_PYTHON: python }, { stop });
+    const train = await stack.version("stop-chat", "chat", chatRows);
+    const res = await stack.post("/v1/training/runs", spec(train));
     const { id } = (await res.json()) as { id: string };
     const records = async () =>
       (await readFile(record, "utf8").catch(() => ""))
@@ -101,6 +111,31 @@ describe("stopping an engine that does not stop when asked", { timeout: 60_000 }
     started = [pids.launcher, pids.rank];
     return { id, records, pids, stack };
   }
+
+  it("answers an engine's metrics with whether to stop: false while the run runs, true once it is cancelled", async () => {
+    const stack = await createTracked(kind);
+    const train = await stack.version("stop-chat", "chat", chatRows);
+    // A run as the supervisor would have claimed it, with the engine token its engine would hold.
+    const id = await insertRun(stack, spec(train), {
+      status: "running",
+      engineTokenSha256: tokenHash("engine-token"),
+    });
+    const metrics = (step: number) =>
+      stack.trainer.app.request(`/v1/engine/runs/${id}/metrics`, {
+        method: "POST",
+        headers: { authorization: "Bearer engine-token", "content-type": "application/json" },
+        body: JSON.stringify({ step, rank: 0, metrics: { loss: 1 / step } }),
+      });
+    const first = await metrics(1);
+    expect(first.status).toBe(200);
+    expect(await first.json()).toEqual({ stop: false });
+    expect((await stack.request(`/v1/training/runs/${id}/cancel`, { method: "POST" })).status).toBe(200);
+    expect((await stack.trainer.runs.row(id)).status).toBe("cancelling");
+    const second = await metrics(2);
+    expect(await second.json()).toEqual({ stop: true });
+    expect((await stack.trainer.runs.get(id)).metrics.map((m) => m.step)).toEqual([1, 2]);
+    await stack.trainer.runs.finish(id, "cancelled", {});
+  });
 
   it("reads the grace period from TRAINER_STOP_GRACE_SECONDS: 600 s unless set, then 30 s to SIGKILL", () => {
     expect(loadConfig({}).stop).toEqual({ graceMs: 600_000, killMs: 30_000 });
