@@ -1,0 +1,284 @@
+/**
+ * @module Exporting a run's checkpoint as a servable model. The engine's export entry point does the work:
+ *
+ *   <engine python> -m sovereign_engine.export --checkpoint <step dir> --out <dir> [--dtype D]
+ *     --tokenizer <folder> --stop-ids <end of turn>,<end of text>
+ *
+ * writes Hugging Face-format weights, config, generation config and tokenizer files into `<dir>`, and prints
+ * `{"files": [{"name", "sha256", "bytes"}]}` as its last stdout line. It writes into a fresh folder beside the
+ * destination, which takes the destination's name only once every file it listed is there with its size and
+ * sha256 and nothing else is: a failed export leaves nothing half written. The export is recorded
+ * (`training_exports`). Exports run one at a time: each holds a whole model in memory.
+ *
+ * Where it goes: over HTTP always `TRAINER_DATA_DIR/exports/<run>/step-<k>[-<dtype>]` (a caller names no path
+ * on the server), exported once and answered from the record after; from the command line a new or empty folder
+ * of its user's choice.
+ */
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, existsSync } from "node:fs";
+import { mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import type { Database } from "@sovereign/db";
+import { notFound, ServiceError } from "@sovereign/http";
+import { type ModelRef, tables } from "@sovereign/schemas";
+import { loadQwen3Tokenizer, qwen3TokenizerDir } from "@sovereign/tokenizer";
+import { and, eq } from "drizzle-orm";
+import { z } from "zod";
+import type { TrainerConfig } from "./config";
+import type { TrainingRuns } from "./runs";
+
+const { trainingExports } = tables;
+export type ExportRow = typeof trainingExports.$inferSelect;
+
+export const EXPORT_DTYPES = ["bfloat16", "float16", "float32"] as const;
+export type ExportDtype = (typeof EXPORT_DTYPES)[number];
+
+export type ModelExport = {
+  run: string;
+  step: number;
+  /** The folder on the trainer's machine that holds the model. */
+  dir: string;
+  dtype: ExportDtype | null;
+  files: { name: string; sha256: string; bytes: number }[];
+  createdAt: string;
+};
+
+const ExportOutput = z.object({
+  files: z
+    .array(
+      z.object({
+        // A plain name, or a path below the folder: nothing absolute, nothing above it.
+        name: z
+          .string()
+          .min(1)
+          .refine((n) => !n.startsWith("/") && !n.split(/[\\/]/).some((p) => p === ".." || p === ""), {
+            message: "must be a relative path inside the export folder",
+          }),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        bytes: z.number().int().nonnegative(),
+      }),
+    )
+    .min(1),
+});
+
+export function exportSummary(row: ExportRow): ModelExport {
+  return {
+    run: row.runId,
+    step: row.step,
+    dir: row.dir,
+    dtype: (row.dtype as ExportDtype | null) ?? null,
+    files: row.files,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+/**
+ * The tokenizer files a run's model is served with: its own folder's when its model is a folder that holds
+ * them, else the Qwen3 files the data plane tokenized with (the tiny models use its vocabulary).
+ */
+export function tokenizerFolder(model: ModelRef): string {
+  if ("path" in model) {
+    const has = (name: string) => existsSync(join(model.path, name));
+    if (has("tokenizer_config.json") && (has("tokenizer.json") || has("vocab.json"))) return model.path;
+  }
+  return qwen3TokenizerDir();
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** Every file below `dir`, as paths relative to it with `/` separators. */
+async function filesBelow(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => !e.isDirectory())
+    .map((e) =>
+      join(e.parentPath, e.name)
+        .slice(dir.length + 1)
+        .split("\\")
+        .join("/"),
+    )
+    .sort();
+}
+
+export class Exporter {
+  /** Exports run one after another. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: { config: TrainerConfig; runs: TrainingRuns; db: Database }) {}
+
+  /** Where an export over HTTP goes: the trainer's own folder, by run, step and dtype. */
+  exportDir(runId: string, step: number, dtype?: ExportDtype): string {
+    return join(this.options.config.dataDir, "exports", runId, `step-${step}${dtype ? `-${dtype}` : ""}`);
+  }
+
+  /**
+   * Export checkpoint `step` (default: the run's last) of a run into `out` (default: the trainer's export
+   * folder, where an export already made is answered from its record: `created` false).
+   */
+  async export(
+    runId: string,
+    options: { step?: number; dtype?: ExportDtype; out?: string } = {},
+  ): Promise<{ export: ModelExport; created: boolean }> {
+    const run = await this.options.runs.row(runId);
+    const checkpoints = await this.options.runs.checkpoints(runId);
+    const checkpoint =
+      options.step === undefined ? checkpoints.at(-1) : checkpoints.find((c) => c.step === options.step);
+    if (!checkpoint)
+      throw options.step === undefined || !checkpoints.length
+        ? new ServiceError("CONFLICT", `training run ${runId} has no checkpoint to export yet`)
+        : notFound(
+            `checkpoint step ${options.step} of training run ${runId} (it has steps ${checkpoints.map((c) => c.step).join(", ")})`,
+          );
+    const owned = options.out === undefined;
+    const out = resolve(options.out ?? this.exportDir(runId, checkpoint.step, options.dtype));
+    const work = this.queue.then(async () => {
+      if (owned) {
+        const [done] = await this.options.db
+          .select()
+          .from(trainingExports)
+          .where(and(eq(trainingExports.runId, runId), eq(trainingExports.dir, out)));
+        if (done && existsSync(out)) return { export: exportSummary(done), created: false };
+        // Ours, under the trainer's folder, and not recorded: what an interrupted export left.
+        await rm(out, { recursive: true, force: true });
+      } else if (existsSync(out) && (await readdir(out)).length > 0) {
+        throw new ServiceError("CONFLICT", `${out} is not empty: export into a new or empty folder`);
+      }
+      if (!existsSync(checkpoint.path))
+        throw new ServiceError(
+          "CONFLICT",
+          `checkpoint step ${checkpoint.step} of training run ${runId} is no longer at ${checkpoint.path}`,
+        );
+      const files = await this.runEngine(
+        checkpoint.path,
+        out,
+        tokenizerFolder(run.spec.model),
+        options.dtype,
+      );
+      const [row] = await this.options.db
+        .insert(trainingExports)
+        .values({ runId, step: checkpoint.step, dir: out, dtype: options.dtype ?? null, files })
+        .onConflictDoUpdate({
+          target: trainingExports.dir,
+          set: {
+            runId,
+            step: checkpoint.step,
+            dtype: options.dtype ?? null,
+            files,
+            hubRepo: null,
+            hubCommit: null,
+            createdAt: new Date(),
+          },
+        })
+        .returning();
+      if (!row) throw new Error("the export was not recorded");
+      return { export: exportSummary(row), created: true };
+    });
+    this.queue = work.catch(() => undefined);
+    return work;
+  }
+
+  /** Runs the engine's export into a fresh folder beside `out`, checks what it wrote, and moves it into place. */
+  private async runEngine(
+    checkpoint: string,
+    out: string,
+    tokenizer: string,
+    dtype: ExportDtype | undefined,
+  ): Promise<ModelExport["files"]> {
+    const { python, dir } = this.options.config.engine;
+    const stopIds = (await loadQwen3Tokenizer()).stopIds;
+    await mkdir(dirname(out), { recursive: true });
+    const partial = join(dirname(out), `.${basename(out)}.partial-${randomBytes(6).toString("hex")}`);
+    const args = [
+      "-m",
+      "sovereign_engine.export",
+      "--checkpoint",
+      checkpoint,
+      "--out",
+      partial,
+      ...(dtype ? ["--dtype", dtype] : []),
+      "--tokenizer",
+      tokenizer,
+      "--stop-ids",
+      stopIds.join(","),
+    ];
+    try {
+      const { code, signal, stdout, stderr, error } = await new Promise<{
+        code: number | null;
+        signal: NodeJS.Signals | null;
+        stdout: string;
+        stderr: string;
+        error?: Error;
+      }>((done) => {
+        const child = spawn(python, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          stdout += chunk.toString("utf8");
+        });
+        child.stderr.on("data", (chunk: Buffer) => {
+          stderr = (stderr + chunk.toString("utf8")).slice(-20_000);
+        });
+        child.once("error", (e) => done({ code: null, signal: null, stdout, stderr, error: e }));
+        child.once("close", (c, s) => done({ code: c, signal: s, stdout, stderr }));
+      });
+      const tail = stderr.trim().split("\n").slice(-5).join("\n");
+      if (error)
+        throw new ServiceError("INTERNAL", `the export could not start (${python}): ${error.message}`);
+      if (code !== 0)
+        throw new ServiceError(
+          "INTERNAL",
+          `the export failed (${signal ? `killed by ${signal}` : `status ${code}`})${tail ? `:\n${tail}` : ""}`,
+        );
+      const last = stdout.trim().split("\n").at(-1) ?? "";
+      let parsed: z.infer<typeof ExportOutput>;
+      try {
+        parsed = ExportOutput.parse(JSON.parse(last));
+      } catch (e) {
+        throw new ServiceError(
+          "INTERNAL",
+          `the export's last line is not {"files": [{"name", "sha256", "bytes"}]}: ${(e as Error).message.slice(0, 500)}`,
+        );
+      }
+      await checkFiles(partial, parsed.files);
+      // An empty folder the user named makes way; a non-empty one was refused before.
+      if (existsSync(out)) await rmdir(out);
+      await rename(partial, out);
+      return parsed.files;
+    } finally {
+      await rm(partial, { recursive: true, force: true });
+    }
+  }
+}
+
+/** The folder holds exactly the listed files, each with its size and sha256. */
+async function checkFiles(dir: string, files: ModelExport["files"]): Promise<void> {
+  const listed = files.map((f) => f.name).sort();
+  const present = existsSync(dir) ? await filesBelow(dir) : [];
+  const missing = listed.filter((n) => !present.includes(n));
+  const extra = present.filter((n) => !listed.includes(n));
+  if (missing.length || extra.length)
+    throw new ServiceError(
+      "INTERNAL",
+      `the export's files disagree with its list:${missing.length ? ` missing ${missing.join(", ")};` : ""}${extra.length ? ` not listed ${extra.join(", ")}` : ""}`,
+    );
+  for (const file of files) {
+    const path = join(dir, file.name);
+    const size = (await stat(path)).size;
+    if (size !== file.bytes)
+      throw new ServiceError(
+        "INTERNAL",
+        `the export's ${file.name} holds ${size} bytes, not the ${file.bytes} listed`,
+      );
+    const sha256 = await sha256File(path);
+    if (sha256 !== file.sha256)
+      throw new ServiceError(
+        "INTERNAL",
+        `the export's ${file.name} hashes to ${sha256}, not the ${file.sha256} listed`,
+      );
+  }
+}
