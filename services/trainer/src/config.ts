@@ -48,6 +48,9 @@ export const ConfigSchema = z.object({
    * `stop`: it finishes the step, checkpoints and exits) before it gets SIGTERM, and SIGKILL 30 s after that.
    */
   TRAINER_STOP_GRACE_SECONDS: z.coerce.number().nonnegative().default(600),
+  /** The Hugging Face Hub `trainer export --push` sends to (huggingface.co unless set), and a write token. */
+  HF_ENDPOINT: optionalText.pipe(z.url().optional()),
+  HF_TOKEN: optionalText,
   /** Engine output lines kept on a failed run. */
   TRAINER_LOG_TAIL_LINES: z.coerce.number().int().positive().default(40),
   /** The LLM judge of prompts with `reward_model.style: "model"`: an OpenAI-compatible API root and model. */
@@ -82,6 +85,8 @@ export type TrainerConfig = {
   logTailLines: number;
   /** Judge replies are cached under `cacheDir/judge`; the key comes from `TEACHER_API_KEY` or `OPENAI_API_KEY`. */
   judge: { baseUrl: string; model: string } | undefined;
+  /** Where `trainer export --push` sends models: `HF_ENDPOINT` (unset: huggingface.co) and `HF_TOKEN`. */
+  hub: { endpoint: string | undefined; token: string | undefined };
   /** Whether API tokens are asked for (TRAINER_AUTH). */
   auth: boolean;
   logLevel: z.infer<typeof ConfigSchema>["LOG_LEVEL"];
@@ -142,6 +147,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       e.TRAINER_JUDGE_BASE_URL && e.TRAINER_JUDGE_MODEL
         ? { baseUrl: e.TRAINER_JUDGE_BASE_URL, model: e.TRAINER_JUDGE_MODEL }
         : undefined,
+    hub: { endpoint: e.HF_ENDPOINT, token: e.HF_TOKEN },
     auth: e.TRAINER_AUTH === "on",
     logLevel: e.LOG_LEVEL,
   };

@@ -12,16 +12,19 @@
  *
  * Where it goes: over HTTP always `TRAINER_DATA_DIR/exports/<run>/step-<k>[-<dtype>]` (a caller names no path
  * on the server), exported once and answered from the record after; from the command line a new or empty folder
- * of its user's choice.
+ * of its user's choice, and from there, when asked, to a Hugging Face Hub model repo in one commit (`push`).
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { createRepo, HubApiError, commit as hubCommit } from "@huggingface/hub";
 import type { Database } from "@sovereign/db";
 import { notFound, ServiceError } from "@sovereign/http";
 import { type ModelRef, tables } from "@sovereign/schemas";
+import { DEFAULT_HUB_URL } from "@sovereign/sources";
 import { loadQwen3Tokenizer, qwen3TokenizerDir } from "@sovereign/tokenizer";
 import { and, eq } from "drizzle-orm";
 import { z } from "zod";
@@ -41,8 +44,25 @@ export type ModelExport = {
   dir: string;
   dtype: ExportDtype | null;
   files: { name: string; sha256: string; bytes: number }[];
+  /** The Hub model repo (`owner/name`) and commit it was last pushed to. */
+  hub: { repo: string; commit: string } | null;
   createdAt: string;
 };
+
+export type HubPushOptions = {
+  /** `owner/name` of the model repo. */
+  repo: string;
+  branch?: string;
+  /** The Hub's base URL; huggingface.co unless set. */
+  endpoint?: string;
+  /** A token with write access (`hf_…`). */
+  token?: string;
+  /** Create the repo first when it does not exist (private with `private`). */
+  create?: boolean;
+  private?: boolean;
+};
+
+const REPO_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 const ExportOutput = z.object({
   files: z
@@ -69,6 +89,7 @@ export function exportSummary(row: ExportRow): ModelExport {
     dir: row.dir,
     dtype: (row.dtype as ExportDtype | null) ?? null,
     files: row.files,
+    hub: row.hubRepo && row.hubCommit ? { repo: row.hubRepo, commit: row.hubCommit } : null,
     createdAt: row.createdAt.toISOString(),
   };
 }
@@ -118,7 +139,7 @@ export class Exporter {
 
   /**
    * Export checkpoint `step` (default: the run's last) of a run into `out` (default: the trainer's export
-   * folder, where an export already made is answered from its record: `created` false).
+   * folder). An export already made to that folder is answered from its record (`created` false).
    */
   async export(
     runId: string,
@@ -146,6 +167,17 @@ export class Exporter {
         // Ours, under the trainer's folder, and not recorded: what an interrupted export left.
         await rm(out, { recursive: true, force: true });
       } else if (existsSync(out) && (await readdir(out)).length > 0) {
+        const [done] = await this.options.db
+          .select()
+          .from(trainingExports)
+          .where(eq(trainingExports.dir, out));
+        // The same export asked for again (to push it, say): answered from its record.
+        if (
+          done?.runId === runId &&
+          done.step === checkpoint.step &&
+          (done.dtype ?? undefined) === options.dtype
+        )
+          return { export: exportSummary(done), created: false };
         throw new ServiceError("CONFLICT", `${out} is not empty: export into a new or empty folder`);
       }
       if (!existsSync(checkpoint.path))
@@ -180,6 +212,70 @@ export class Exporter {
     });
     this.queue = work.catch(() => undefined);
     return work;
+  }
+
+  /**
+   * Pushes the export recorded at `dir` to a Hub model repo in one commit, every file re-hashed against the
+   * record first (a changed folder is not sent); the repo and commit are recorded on the export.
+   */
+  async push(
+    dir: string,
+    options: HubPushOptions,
+  ): Promise<{ url: string; branch: string; export: ModelExport }> {
+    const endpoint = (options.endpoint || DEFAULT_HUB_URL).replace(/\/+$/, "");
+    const branch = options.branch ?? "main";
+    const { repo, token } = options;
+    if (!REPO_NAME.test(repo))
+      throw new ServiceError("BAD_REQUEST", `repo: ${JSON.stringify(repo)} is not an owner/name Hub repo id`);
+    if (!token?.startsWith("hf_"))
+      throw new ServiceError(
+        "BAD_REQUEST",
+        "no Hugging Face token: set HF_TOKEN to a token (hf_…) with write access to the repo",
+      );
+    const [row] = await this.options.db
+      .select()
+      .from(trainingExports)
+      .where(eq(trainingExports.dir, resolve(dir)));
+    if (!row) throw notFound(`an export recorded at ${dir}`);
+    await checkFiles(row.dir, row.files);
+    const hub = { hubUrl: endpoint, accessToken: token };
+    const target = { type: "model" as const, name: repo };
+    let oid: string | undefined;
+    try {
+      if (options.create) {
+        try {
+          await createRepo({ ...hub, repo: target, private: options.private ?? false });
+        } catch (error) {
+          if (!(error instanceof HubApiError && error.statusCode === 409)) throw error;
+        }
+      }
+      const output = await hubCommit({
+        ...hub,
+        repo: target,
+        branch,
+        title: `Step ${row.step} of training run ${row.runId}`,
+        // Streamed from disk: weights can be far larger than memory allows.
+        operations: row.files.map((f) => ({
+          operation: "addOrUpdate" as const,
+          path: f.name,
+          content: pathToFileURL(join(row.dir, f.name)),
+        })),
+      });
+      oid = output?.commit.oid;
+    } catch (error) {
+      throw hubError(error, `model repo ${repo} on ${endpoint}`, branch);
+    }
+    if (!oid)
+      throw new ServiceError(
+        "UPSTREAM_ERROR",
+        `${endpoint} answered the commit to ${repo} without a commit id`,
+      );
+    const [updated] = await this.options.db
+      .update(trainingExports)
+      .set({ hubRepo: repo, hubCommit: oid })
+      .where(eq(trainingExports.id, row.id))
+      .returning();
+    return { url: `${endpoint}/${repo}`, branch, export: exportSummary(updated ?? row) };
   }
 
   /** Runs the engine's export into a fresh folder beside `out`, checks what it wrote, and moves it into place. */
@@ -281,4 +377,30 @@ async function checkFiles(dir: string, files: ModelExport["files"]): Promise<voi
         `the export's ${file.name} hashes to ${sha256}, not the ${file.sha256} listed`,
       );
   }
+}
+
+/** A Hub failure as an error that says what to do about it. */
+function hubError(error: unknown, where: string, branch: string): ServiceError {
+  if (error instanceof ServiceError) return error;
+  if (error instanceof HubApiError) {
+    const said = error.message ? `: ${error.message}` : "";
+    if (error.statusCode === 401 || error.statusCode === 403)
+      return new ServiceError(
+        "UPSTREAM_ERROR",
+        `the Hub refused HF_TOKEN for ${where} (${error.statusCode}${said}); it needs write access to the repo`,
+      );
+    if (error.statusCode === 404)
+      return new ServiceError(
+        "UPSTREAM_ERROR",
+        `${where} or its branch ${branch} was not found (404${said}); create the repo, or push with --create`,
+      );
+    return new ServiceError(
+      "UPSTREAM_ERROR",
+      `the Hub failed the push to ${where} (${error.statusCode}${said})`,
+    );
+  }
+  return new ServiceError(
+    "UPSTREAM_ERROR",
+    `the push to ${where} failed: ${(error as Error).message ?? String(error)}`,
+  );
 }

@@ -3,10 +3,11 @@
  * entry point is called with the contract's arguments (checkpoint, a fresh folder, dtype, the run's tokenizer
  * files, the tokenizer's stop ids), what it lists is checked against what it wrote before the folder takes its
  * name, and the export is recorded and audited. Over HTTP the folder is always under the trainer's own
- * `exports/`; a caller names no path. The contract tests use a small stand-in for the engine's entry point that
+ * `exports/`; a caller names no path. The command line also pushes an export to a Hub model repo (the Hub test
+ * server). The contract tests use a small stand-in for the engine's entry point that
  * writes what the contract says (the end-to-end test at the end runs the real one).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -15,6 +16,7 @@ import { dirname, join } from "node:path";
 import { testDatabaseKinds } from "@sovereign/db/testing";
 import { ROLES, type Role } from "@sovereign/http";
 import { tables } from "@sovereign/schemas";
+import { startHubTestServer } from "@sovereign/sources/testing";
 import { qwen3TokenizerDir } from "@sovereign/tokenizer";
 import { eq } from "drizzle-orm";
 import { pino } from "pino";
@@ -305,7 +307,7 @@ describe("trainer export on the command line", { timeout: 120_000 }, () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  it("writes a checkpoint's model into a new or empty folder of its user's choice, recorded and audited", async () => {
+  it("writes a checkpoint's model into a new or empty folder of its user's choice, and pushes it to a Hub model repo", async () => {
     const engine = await fakeEngine(work);
     await engine.setMode("ok");
     // Its own embedded database: the server DATABASE_URL names is where test databases are made.
@@ -346,14 +348,27 @@ describe("trainer export on the command line", { timeout: 120_000 }, () => {
         await trainer.close();
       }
     }
+    // Asynchronous: the Hub test server below answers from this process.
     const cli = (...args: string[]) =>
-      spawnSync(process.execPath, ["--import", "tsx", join(import.meta.dirname, "../src/cli.ts"), ...args], {
-        env,
-        encoding: "utf8",
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
+        const child = spawn(
+          process.execPath,
+          ["--import", "tsx", join(import.meta.dirname, "../src/cli.ts"), ...args],
+          { env: { ...env } },
+        );
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          stdout += chunk.toString("utf8");
+        });
+        child.stderr.on("data", (chunk: Buffer) => {
+          stderr += chunk.toString("utf8");
+        });
+        child.once("close", (status) => done({ status, stdout, stderr }));
       });
     const out = join(work, "served", "tiny-step-2");
     await mkdir(out, { recursive: true }); // empty: allowed
-    const done = cli("export", id, "2", out, "--dtype", "float16");
+    const done = await cli("export", id, "2", out, "--dtype", "float16");
     expect(done.status, done.stderr).toBe(0);
     expect(done.stdout).toContain(`step 2 of run ${id} exported to ${out}`);
     expect(done.stdout).toMatch(/^[0-9a-f]{64} {2}\d+\tmodel\.safetensors$/m);
@@ -368,26 +383,81 @@ describe("trainer export on the command line", { timeout: 120_000 }, () => {
     expect(call.slice(2, 4)).toEqual(["--checkpoint", checkpoint]);
     expect(call).toContain("float16");
 
-    const notEmpty = cli("export", id, out);
+    const notEmpty = await cli("export", id, out);
     expect(notEmpty.status).toBe(1);
     expect(notEmpty.stderr).toContain(`${out} is not empty: export into a new or empty folder`);
-    const last = cli("export", id, join(work, "served", "last"));
+    const last = await cli("export", id, join(work, "served", "last"));
     expect(last.status, last.stderr).toBe(0);
     expect(last.stdout).toContain(`step 5 of run ${id} exported to`);
-    expect(cli("export", id).status).toBe(2);
-    expect(cli("export", id, "two", out).stderr).toContain("step: two is not a step number");
+    expect((await cli("export", id)).status).toBe(2);
+    expect((await cli("export", id, "two", out)).stderr).toContain("step: two is not a step number");
+
+    // To a Hub model repo (the test server on loopback): the export made above, pushed as it is.
+    const hub = await startHubTestServer({ writeToken: "hf_trainer_token" });
+    let commit: string;
+    try {
+      const refused = await cli(
+        "export",
+        id,
+        "2",
+        out,
+        "--dtype",
+        "float16",
+        "--push",
+        "thai-lab/tiny-sft",
+        "--create",
+      );
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toContain("set HF_TOKEN to a token (hf_…) with write access to the repo");
+      env.HF_ENDPOINT = hub.url;
+      env.HF_TOKEN = "hf_trainer_token";
+      const pushed = await cli(
+        "export",
+        id,
+        "2",
+        out,
+        "--dtype",
+        "float16",
+        "--push",
+        "thai-lab/tiny-sft",
+        "--create",
+      );
+      expect(pushed.status, pushed.stderr).toBe(0);
+      expect(pushed.stdout).toContain(`step 2 of run ${id} was exported before to ${out}`);
+      commit = /commit ([0-9a-f]{40})$/m.exec(pushed.stdout)?.[1] as string;
+      expect(pushed.stdout).toContain(`pushed to ${hub.url}/thai-lab/tiny-sft (main): commit ${commit}`);
+      const files = hub.getRepo("thai-lab/tiny-sft", "model")?.commits[commit] ?? {};
+      for (const name of await readdir(out))
+        expect(sha256(Buffer.from(files[name] as Uint8Array)), name).toBe(
+          sha256(await readFile(join(out, name))),
+        );
+      // A folder changed since its export is not sent.
+      await writeFile(join(out, "config.json"), "{}");
+      const changed = await cli("export", id, "2", out, "--dtype", "float16", "--push", "thai-lab/tiny-sft");
+      expect(changed.status).toBe(1);
+      expect(changed.stderr).toMatch(/the export's config\.json (holds \d+ bytes|hashes to)/);
+      env.HF_TOKEN = "hf_not_allowed";
+      const denied = await cli("export", id, "--push", "thai-lab/tiny-sft", join(work, "served", "last"));
+      expect(denied.status).toBe(1);
+      expect(denied.stderr).toContain("the Hub refused HF_TOKEN for model repo thai-lab/tiny-sft");
+    } finally {
+      await hub.close();
+      delete env.HF_ENDPOINT;
+      delete env.HF_TOKEN;
+    }
 
     const trainer = await openTrainer(config, { logger: pino({ level: "silent" }) });
     try {
       const run = await trainer.runs.get(id);
-      expect(run.exports.map((e) => [e.step, e.dir, e.dtype])).toEqual([
-        [2, out, "float16"],
-        [5, join(work, "served", "last"), null],
+      expect(run.exports.map((e) => [e.step, e.dir, e.dtype, e.hub])).toEqual([
+        [2, out, "float16", { repo: "thai-lab/tiny-sft", commit }],
+        [5, join(work, "served", "last"), null, null],
       ]);
-      const audit = await trainer.access.audit({ action: "training.export" });
-      expect(audit.map((a) => [a.actor, a.target])).toEqual([
-        ["cli", { id, step: "5", dir: join(work, "served", "last") }],
-        ["cli", { id, step: "2", dir: out }],
+      const audit = (await trainer.access.audit()).filter((a) => a.action.startsWith("training.export"));
+      expect(audit.map((a) => [a.actor, a.action, a.target])).toEqual([
+        ["cli", "training.export.push", { id, repo: "thai-lab/tiny-sft", commit }],
+        ["cli", "training.export", { id, step: "5", dir: join(work, "served", "last") }],
+        ["cli", "training.export", { id, step: "2", dir: out }],
       ]);
     } finally {
       await trainer.close();

@@ -34,6 +34,9 @@ const ModelExport = z
     dir: z.string().openapi({ description: "The folder on the trainer's machine that holds the model" }),
     dtype: z.enum(EXPORT_DTYPES).nullable(),
     files: z.array(FileEntry),
+    hub: z.object({ repo: z.string(), commit: z.string() }).nullable().openapi({
+      description: "The Hub model repo and commit it was last pushed to (`trainer export --push`)",
+    }),
     createdAt: z.string(),
   })
   .openapi("ModelExport");
