@@ -313,8 +313,9 @@ export class Exporter {
         const child = spawn(python, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
+        // The last line is the one read; what came before is progress.
         child.stdout.on("data", (chunk: Buffer) => {
-          stdout += chunk.toString("utf8");
+          stdout = (stdout + chunk.toString("utf8")).slice(-(1 << 20));
         });
         child.stderr.on("data", (chunk: Buffer) => {
           stderr = (stderr + chunk.toString("utf8")).slice(-20_000);

@@ -526,11 +526,13 @@ print(json.dumps({"dtype": str(model.dtype), "same": same, "eos": generation.eos
       { encoding: "utf8" },
     );
     expect(check.status, check.stderr).toBe(0);
-    expect(JSON.parse(check.stdout.trim().split("\n").at(-1) as string)).toMatchObject({
+    const loaded = JSON.parse(check.stdout.trim().split("\n").at(-1) as string);
+    expect(loaded).toMatchObject({
       dtype: "torch.bfloat16",
       same: true,
       eos: [151645, 151643],
       im_end: 151645,
     });
+    expect(loaded.generated).toBeGreaterThan(0);
   });
 });
