@@ -3,7 +3,7 @@ CREATE TABLE "training_exports" (
 	"run_id" uuid NOT NULL,
 	"step" integer NOT NULL,
 	"dir" text NOT NULL,
-	"dtype" text,
+	"dtype" text NOT NULL,
 	"files" jsonb NOT NULL,
 	"hub_repo" text,
 	"hub_commit" text,

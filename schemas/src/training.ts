@@ -10,7 +10,11 @@ export const TRAINING_STAGES = ["sft", "opd", "grpo", "ink-grpo"] as const;
 export const TrainingStage = z.enum(TRAINING_STAGES);
 export type TrainingStage = z.infer<typeof TrainingStage>;
 
-/** An HF-format checkpoint folder (`config.json` + `*.safetensors`), or a named tiny config with the real vocabulary. */
+/**
+ * An HF-format checkpoint folder (`config.json` + `*.safetensors`) of any causal LM transformers loads, or a named
+ * tiny config with the real Qwen3 vocabulary: `tiny` (Qwen3, tied head), `tiny-2` (Qwen3, untied), `tiny-moe`
+ * (Qwen3-MoE), `tiny-llama` (Llama).
+ */
 export const ModelRef = z.union([
   z.strictObject({ path: z.string().min(1) }),
   z.strictObject({ tiny: z.string().min(1), seed: z.number().int().nonnegative().default(0) }),
@@ -75,11 +79,13 @@ export const TrainingHyper = z.strictObject({
   /** Micro-batches each step's rows (or rollouts) are split into on a rank. */
   gradAccum: z.number().int().positive().default(1),
   gradientCheckpointing: z.boolean().default(false),
+  /** transformers' attention implementation; `auto`: flash_attention_2 on CUDA where installed, else sdpa. */
+  attention: z.enum(["auto", "sdpa", "eager", "flex_attention", "flash_attention_2"]).default("auto"),
   /** Steps between checkpoints; one is always written at the end. 0: only at the end. */
   checkpointEvery: z.number().int().nonnegative().default(500),
   /**
-   * Sampling, for OPD's on-policy batches and GRPO's rollouts; stop ids default to the tokenizer's end of turn
-   * and end of text (the engine's config `stopIds`).
+   * Sampling, for OPD's on-policy batches and GRPO's rollouts; stop ids default to the run's chat stop ids, else
+   * the eos ids of the checkpoint's generation_config.json and config.json.
    */
   temperature: z.number().min(0).max(2).default(1),
   topP: z.number().gt(0).max(1).default(1),

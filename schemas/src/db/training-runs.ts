@@ -114,8 +114,8 @@ export const trainingExports = pgTable(
     step: integer("step").notNull(),
     /** The folder on the trainer's machine that holds it. */
     dir: text("dir").notNull(),
-    /** The weights' dtype when one was asked for; null: the checkpoint's own. */
-    dtype: text("dtype"),
+    /** The weights' dtype: `bfloat16` or `float32`. */
+    dtype: text("dtype").notNull(),
     files: jsonb("files").$type<CheckpointFile[]>().notNull(),
     /** `owner/name` of the Hub model repo it was pushed to, and the commit. */
     hubRepo: text("hub_repo"),

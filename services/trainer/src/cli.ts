@@ -22,7 +22,7 @@ Usage:
   trainer show <run>            a run's status, progress, checkpoints and last metrics
   trainer cancel <run>          stop a run (it keeps its checkpoints)
   trainer resume <run>          queue a cancelled or failed run again; it continues from its last checkpoint
-  trainer export <run> [step] <dir> [--dtype bfloat16|float16|float32]
+  trainer export <run> [step] <dir> [--dtype bfloat16|float32]
                 [--push owner/name [--create] [--private] [--branch B]]
                                 a checkpoint (default the last) as a servable Hugging Face model, in a new or
                                 empty folder: weights, config, generation config, tokenizer files; --push also
@@ -176,7 +176,7 @@ async function exportHere(args: string[], config: TrainerConfig): Promise<number
     allowPositionals: true,
   });
   const usage =
-    "usage: trainer export <run> [step] <dir> [--dtype bfloat16|float16|float32] [--push owner/name [--create] [--private] [--branch B]]";
+    "usage: trainer export <run> [step] <dir> [--dtype bfloat16|float32] [--push owner/name [--create] [--private] [--branch B]]";
   if (!values.push && (values.create || values.private || values.branch))
     throw new UsageError(`--create, --private and --branch go with --push\n${usage}`);
   if (positionals.length < 2 || positionals.length > 3) throw new UsageError(usage);

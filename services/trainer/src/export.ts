@@ -1,7 +1,7 @@
 /**
  * @module Exporting a run's checkpoint as a servable model. The engine's export entry point does the work:
  *
- *   <engine python> -m sovereign_engine.export --checkpoint <step dir> --out <dir> [--dtype D]
+ *   <engine python> -m sovereign_engine.export --checkpoint <step dir> --out <dir> --dtype bfloat16|float32
  *     --tokenizer <folder> --stop-ids <end of turn>,<end of text>
  *
  * writes Hugging Face-format weights, config, generation config and tokenizer files into `<dir>`, and prints
@@ -10,7 +10,7 @@
  * sha256 and nothing else is: a failed export leaves nothing half written. The export is recorded
  * (`training_exports`). Exports run one at a time: each holds a whole model in memory.
  *
- * Where it goes: over HTTP always `TRAINER_DATA_DIR/exports/<run>/step-<k>[-<dtype>]` (a caller names no path
+ * Where it goes: over HTTP always `TRAINER_DATA_DIR/exports/<run>/step-<k>[-float32]` (a caller names no path
  * on the server), exported once and answered from the record after; from the command line a new or empty folder
  * of its user's choice, and from there, when asked, to a Hugging Face Hub model repo in one commit (`push`).
  */
@@ -34,7 +34,8 @@ import type { TrainingRuns } from "./runs";
 const { trainingExports } = tables;
 export type ExportRow = typeof trainingExports.$inferSelect;
 
-export const EXPORT_DTYPES = ["bfloat16", "float16", "float32"] as const;
+/** The weights' dtypes an export writes; bf16 unless asked, what servers run. */
+export const EXPORT_DTYPES = ["bfloat16", "float32"] as const;
 export type ExportDtype = (typeof EXPORT_DTYPES)[number];
 
 export type ModelExport = {
@@ -42,7 +43,7 @@ export type ModelExport = {
   step: number;
   /** The folder on the trainer's machine that holds the model. */
   dir: string;
-  dtype: ExportDtype | null;
+  dtype: ExportDtype;
   files: { name: string; sha256: string; bytes: number }[];
   /** The Hub model repo (`owner/name`) and commit it was last pushed to. */
   hub: { repo: string; commit: string } | null;
@@ -87,7 +88,7 @@ export function exportSummary(row: ExportRow): ModelExport {
     run: row.runId,
     step: row.step,
     dir: row.dir,
-    dtype: (row.dtype as ExportDtype | null) ?? null,
+    dtype: row.dtype as ExportDtype,
     files: row.files,
     hub: row.hubRepo && row.hubCommit ? { repo: row.hubRepo, commit: row.hubCommit } : null,
     createdAt: row.createdAt.toISOString(),
@@ -132,14 +133,20 @@ export class Exporter {
 
   constructor(private readonly options: { config: TrainerConfig; runs: TrainingRuns; db: Database }) {}
 
-  /** Where an export over HTTP goes: the trainer's own folder, by run, step and dtype. */
-  exportDir(runId: string, step: number, dtype?: ExportDtype): string {
-    return join(this.options.config.dataDir, "exports", runId, `step-${step}${dtype ? `-${dtype}` : ""}`);
+  /** Where an export over HTTP goes: the trainer's own folder, by run, step and dtype (bf16 unnamed). */
+  exportDir(runId: string, step: number, dtype: ExportDtype): string {
+    return join(
+      this.options.config.dataDir,
+      "exports",
+      runId,
+      `step-${step}${dtype === "bfloat16" ? "" : `-${dtype}`}`,
+    );
   }
 
   /**
-   * Export checkpoint `step` (default: the run's last) of a run into `out` (default: the trainer's export
-   * folder). An export already made to that folder is answered from its record (`created` false).
+   * Export checkpoint `step` (default: the run's last) of a run in `dtype` (default bf16) into `out` (default:
+   * the trainer's export folder). An export already made to that folder is answered from its record (`created`
+   * false).
    */
   async export(
     runId: string,
@@ -155,8 +162,9 @@ export class Exporter {
         : notFound(
             `checkpoint step ${options.step} of training run ${runId} (it has steps ${checkpoints.map((c) => c.step).join(", ")})`,
           );
+    const dtype = options.dtype ?? "bfloat16";
     const owned = options.out === undefined;
-    const out = resolve(options.out ?? this.exportDir(runId, checkpoint.step, options.dtype));
+    const out = resolve(options.out ?? this.exportDir(runId, checkpoint.step, dtype));
     const work = this.queue.then(async () => {
       if (owned) {
         const [done] = await this.options.db
@@ -172,11 +180,7 @@ export class Exporter {
           .from(trainingExports)
           .where(eq(trainingExports.dir, out));
         // The same export asked for again (to push it, say): answered from its record.
-        if (
-          done?.runId === runId &&
-          done.step === checkpoint.step &&
-          (done.dtype ?? undefined) === options.dtype
-        )
+        if (done?.runId === runId && done.step === checkpoint.step && done.dtype === dtype)
           return { export: exportSummary(done), created: false };
         throw new ServiceError("CONFLICT", `${out} is not empty: export into a new or empty folder`);
       }
@@ -185,21 +189,16 @@ export class Exporter {
           "CONFLICT",
           `checkpoint step ${checkpoint.step} of training run ${runId} is no longer at ${checkpoint.path}`,
         );
-      const files = await this.runEngine(
-        checkpoint.path,
-        out,
-        tokenizerFolder(run.spec.model),
-        options.dtype,
-      );
+      const files = await this.runEngine(checkpoint.path, out, tokenizerFolder(run.spec.model), dtype);
       const [row] = await this.options.db
         .insert(trainingExports)
-        .values({ runId, step: checkpoint.step, dir: out, dtype: options.dtype ?? null, files })
+        .values({ runId, step: checkpoint.step, dir: out, dtype, files })
         .onConflictDoUpdate({
           target: trainingExports.dir,
           set: {
             runId,
             step: checkpoint.step,
-            dtype: options.dtype ?? null,
+            dtype,
             files,
             hubRepo: null,
             hubCommit: null,
@@ -283,7 +282,7 @@ export class Exporter {
     checkpoint: string,
     out: string,
     tokenizer: string,
-    dtype: ExportDtype | undefined,
+    dtype: ExportDtype,
   ): Promise<ModelExport["files"]> {
     const { python, dir } = this.options.config.engine;
     const stopIds = (await loadQwen3Tokenizer()).stopIds;
@@ -296,7 +295,8 @@ export class Exporter {
       checkpoint,
       "--out",
       partial,
-      ...(dtype ? ["--dtype", dtype] : []),
+      "--dtype",
+      dtype,
       "--tokenizer",
       tokenizer,
       "--stop-ids",

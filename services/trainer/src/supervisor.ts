@@ -156,7 +156,7 @@ export class Supervisor {
     }
     if (!this.engineUrl) throw new Error("the supervisor has no engine URL: start the server first");
     const { python, procs, dir } = config.engine;
-    const engineArgs = ["-m", "sovereign_engine", "--server", this.engineUrl, "--run-id", row.id];
+    const engineFlags = ["--server", this.engineUrl, "--run", row.id];
     const args =
       procs > 1
         ? [
@@ -176,9 +176,13 @@ export class Supervisor {
             "2",
             "--tee",
             "2",
-            ...engineArgs,
+            "-m",
+            "sovereign_engine",
+            // The engine's flags after "--": torch 2.x's launcher would take --run for its own --run-path.
+            "--",
+            ...engineFlags,
           ]
-        : engineArgs;
+        : ["-m", "sovereign_engine", ...engineFlags];
     // Cancelled, or the service stopping, while the run's data was being prepared: no engine to start.
     if (state.cancelled) {
       data.release(row.id);

@@ -25,7 +25,7 @@ import { ENGINE_DIR, loadConfig } from "../src/config";
 import { openTrainer } from "../src/runtime";
 import { createStack, engineAvailable, insertRun, type TestStack, waitForRun } from "./helpers";
 
-/** The contract: `-m sovereign_engine.export --checkpoint C --out O [--dtype D] --tokenizer T --stop-ids a,b`. */
+/** The contract: `-m sovereign_engine.export --checkpoint C --out O --dtype D --tokenizer T --stop-ids a,b`. */
 const FAKE_EXPORT = `
 const fs = require("node:fs");
 const path = require("node:path");
@@ -151,7 +151,7 @@ describe.each(testDatabaseKinds())("exporting a checkpoint on %s", { timeout: 60
       files: { name: string; sha256: string }[];
     };
     const dir = join(stack.trainer.config.dataDir, "exports", id, "step-4");
-    expect(done).toMatchObject({ run: id, step: 4, dir, dtype: null });
+    expect(done).toMatchObject({ run: id, step: 4, dir, dtype: "bfloat16", hub: null });
     expect(done.files.map((f) => f.name)).toEqual([
       "config.json",
       "generation_config.json",
@@ -175,6 +175,8 @@ describe.each(testDatabaseKinds())("exporting a checkpoint on %s", { timeout: 60
       dirs[4],
       "--out",
       partial,
+      "--dtype",
+      "bfloat16",
       "--tokenizer",
       qwen3TokenizerDir(),
       "--stop-ids",
@@ -222,17 +224,17 @@ describe.each(testDatabaseKinds())("exporting a checkpoint on %s", { timeout: 60
   it("exports the step and dtype asked for, and refuses unknown steps, a path, and a run with no checkpoint", async () => {
     await engine.setMode("ok");
     const { id, dirs } = await runWithCheckpoints([2, 4]);
-    const res = await exportRun(id, { step: 2, dtype: "bfloat16" });
+    const res = await exportRun(id, { step: 2, dtype: "float32" });
     expect(res.status).toBe(201);
     const done = (await res.json()) as { dir: string };
     expect(done).toMatchObject({
       step: 2,
-      dtype: "bfloat16",
-      dir: join(stack.trainer.config.dataDir, "exports", id, "step-2-bfloat16"),
+      dtype: "float32",
+      dir: join(stack.trainer.config.dataDir, "exports", id, "step-2-float32"),
     });
     const call = (await engine.calls()).at(-1) as string[];
     expect(call.slice(2, 4)).toEqual(["--checkpoint", dirs[2]]);
-    expect(call.slice(call.indexOf("--dtype"), call.indexOf("--dtype") + 2)).toEqual(["--dtype", "bfloat16"]);
+    expect(call.slice(call.indexOf("--dtype"), call.indexOf("--dtype") + 2)).toEqual(["--dtype", "float32"]);
 
     const unknownStep = await exportRun(id, { step: 3 });
     expect(unknownStep.status).toBe(404);
@@ -246,7 +248,7 @@ describe.each(testDatabaseKinds())("exporting a checkpoint on %s", { timeout: 60
       "an export over HTTP goes to the trainer's own folder (TRAINER_DATA_DIR/exports/<run>/step-<k>)",
     );
     expect(existsSync(elsewhere)).toBe(false);
-    expect((await exportRun(id, { dtype: "int8" })).status).toBe(400);
+    expect((await exportRun(id, { dtype: "float16" })).status).toBe(400);
 
     const bare = await insertRun(stack, spec() as never);
     const none = await exportRun(bare, {});
@@ -368,7 +370,7 @@ describe("trainer export on the command line", { timeout: 120_000 }, () => {
       });
     const out = join(work, "served", "tiny-step-2");
     await mkdir(out, { recursive: true }); // empty: allowed
-    const done = await cli("export", id, "2", out, "--dtype", "float16");
+    const done = await cli("export", id, "2", out, "--dtype", "float32");
     expect(done.status, done.stderr).toBe(0);
     expect(done.stdout).toContain(`step 2 of run ${id} exported to ${out}`);
     expect(done.stdout).toMatch(/^[0-9a-f]{64} {2}\d+\tmodel\.safetensors$/m);
@@ -381,7 +383,7 @@ describe("trainer export on the command line", { timeout: 120_000 }, () => {
     ]);
     const call = (await engine.calls()).at(-1) as string[];
     expect(call.slice(2, 4)).toEqual(["--checkpoint", checkpoint]);
-    expect(call).toContain("float16");
+    expect(call).toContain("float32");
 
     const notEmpty = await cli("export", id, out);
     expect(notEmpty.status).toBe(1);
@@ -402,7 +404,7 @@ describe("trainer export on the command line", { timeout: 120_000 }, () => {
         "2",
         out,
         "--dtype",
-        "float16",
+        "float32",
         "--push",
         "thai-lab/tiny-sft",
         "--create",
@@ -417,7 +419,7 @@ describe("trainer export on the command line", { timeout: 120_000 }, () => {
         "2",
         out,
         "--dtype",
-        "float16",
+        "float32",
         "--push",
         "thai-lab/tiny-sft",
         "--create",
@@ -433,7 +435,7 @@ describe("trainer export on the command line", { timeout: 120_000 }, () => {
         );
       // A folder changed since its export is not sent.
       await writeFile(join(out, "config.json"), "{}");
-      const changed = await cli("export", id, "2", out, "--dtype", "float16", "--push", "thai-lab/tiny-sft");
+      const changed = await cli("export", id, "2", out, "--dtype", "float32", "--push", "thai-lab/tiny-sft");
       expect(changed.status).toBe(1);
       expect(changed.stderr).toMatch(/the export's config\.json (holds \d+ bytes|hashes to)/);
       env.HF_TOKEN = "hf_not_allowed";
@@ -450,8 +452,8 @@ describe("trainer export on the command line", { timeout: 120_000 }, () => {
     try {
       const run = await trainer.runs.get(id);
       expect(run.exports.map((e) => [e.step, e.dir, e.dtype, e.hub])).toEqual([
-        [2, out, "float16", { repo: "thai-lab/tiny-sft", commit }],
-        [5, join(work, "served", "last"), null, null],
+        [2, out, "float32", { repo: "thai-lab/tiny-sft", commit }],
+        [5, join(work, "served", "last"), "bfloat16", null],
       ]);
       const audit = (await trainer.access.audit()).filter((a) => a.action.startsWith("training.export"));
       expect(audit.map((a) => [a.actor, a.action, a.target])).toEqual([

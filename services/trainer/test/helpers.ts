@@ -29,9 +29,9 @@ export type TestStack = {
   cleanup(): Promise<void>;
 };
 
-/** The interpreter engine tests use (the engine's own environment unless `ENGINE_PYTHON` names one), and whether it can train. */
+/** The interpreter engine tests use (the trainer's default), and whether it can train. */
 export const enginePython = process.env.ENGINE_PYTHON || defaultEnginePython();
-export const engineAvailable = spawnSync(enginePython, ["-c", "import torch"]).status === 0;
+export const engineAvailable = spawnSync(enginePython, ["-c", "import torch, transformers"]).status === 0;
 
 /**
  * A curator and a trainer on a fresh database; `env` adds trainer settings (e.g. `ENGINE_PROCS`), `overrides`

@@ -1,4 +1,4 @@
-"""`python -m sovereign_engine --server URL --run-id ID [--rank R --world W]`: run one engine rank."""
+"""`python -m sovereign_engine --server URL --run ID [--rank R --world W]`: run one engine rank."""
 
 import sys
 

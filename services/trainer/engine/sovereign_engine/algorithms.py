@@ -27,6 +27,7 @@ from .kernels import (
     DEFAULT_CHUNK_SIZE, linear_cross_entropy, linear_divergence, linear_selected_logprobs, linear_topk_divergence,
 )
 from .kernels.linear_divergence import KINDS
+from .models import ATTENTION
 from .optim import accumulate_gradients, clip_grad_norm, current_lr, micro_batches, unwrap
 from .sampler import sample
 
@@ -53,12 +54,13 @@ class Hyper:
     clip_grad_norm: float = 1.0  # 0: no clipping (the norm is still reported)
     grad_accum: int = 1  # micro-batches each step's rows (or rollouts) are split into
     gradient_checkpointing: bool = False  # recompute layer activations in backward
+    attention: str = "auto"  # attn_implementation; "auto": flash_attention_2 on CUDA if it imports, else sdpa
     checkpoint_every: int = 0  # steps between checkpoints; 0: only at the end
     # sampling (OPD's on-policy batches, GRPO's rollouts)
     temperature: float = 1.0
     top_p: float = 1.0
     max_tokens: int = 256  # new tokens per completion
-    stop_ids: Optional[List[int]] = None  # None: the model config's eos_token_id
+    stop_ids: Optional[List[int]] = None  # None: the run's stopIds, else the checkpoint's eos ids
     # OPD
     lambda_: float = 0.5  # probability that a step trains on the student's own samples instead of dataset rows
     divergence: str = "forward_kl"  # "forward_kl" (KL(teacher || student)), "reverse_kl" or "jsd"
@@ -86,6 +88,7 @@ class Hyper:
             (hyper.schedule in ("cosine", "constant"),
              f"schedule must be 'cosine' or 'constant', got {hyper.schedule!r}"),
             (hyper.divergence in KINDS, f"divergence must be one of {KINDS}, got {hyper.divergence!r}"),
+            (hyper.attention in ATTENTION, f"attention must be one of {ATTENTION}, got {hyper.attention!r}"),
             (0.0 <= hyper.lambda_ <= 1.0, f"lambda must be in [0, 1], got {hyper.lambda_}"),
             (0.0 <= hyper.ce_prob <= 1.0, f"ceProb must be in [0, 1], got {hyper.ce_prob}"),
             (min(hyper.grad_accum, hyper.group_size, hyper.ppo_epochs) >= 1,
@@ -113,6 +116,7 @@ class RunConfig:
     resume: Optional[Dict[str, Any]] = None  # {"step", "path"} of the checkpoint to continue from
     checkpoint_dir: str = "checkpoints"
     tokenizer_vocab: Optional[int] = None  # ids the tokenizer knows; sampling never draws an id past them
+    stop_ids: Optional[List[int]] = None  # the chat template's end-of-turn ids; None: the checkpoint's eos ids
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "RunConfig":
@@ -232,16 +236,20 @@ class Stage:
 
         return [partial(loss, s) for s in micro_batches(len(ids), self.hyper.grad_accum)], tokens
 
+    def stop_ids(self) -> List[int]:
+        """hyper.stopIds, else the run's stopIds (the chat template's end of turn), else the ids the checkpoint's
+        generation_config.json and config.json name as eos."""
+        for ids in (self.hyper.stop_ids, self.config.stop_ids):
+            if ids is not None:
+                return list(ids)
+        return self.policy.eos_ids()
+
     def sample(self, step: int, prompts: List[List[int]]) -> List[List[int]]:
         h = self.hyper
-        stop_ids = h.stop_ids
-        if stop_ids is None:
-            eos = self.policy.config.eos_token_id
-            stop_ids = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
         with autocast(self.device):
             completions = sample(
                 self.policy, prompts, max_new_tokens=h.max_tokens, temperature=h.temperature, top_p=h.top_p,
-                stop_ids=stop_ids, generator=self.generator("sample", step, self.device),
+                stop_ids=self.stop_ids(), generator=self.generator("sample", step, self.device),
                 vocab_limit=self.config.tokenizer_vocab,
             )
         return [c.tokens for c in completions]

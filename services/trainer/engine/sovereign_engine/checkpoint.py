@@ -1,246 +1,200 @@
-"""Hugging Face checkpoints for Qwen3: config.json plus safetensors, single or sharded, read and written by hand.
+"""Checkpoints in Hugging Face format: loaded by transformers' `from_pretrained`, written as a folder a server loads.
 
-Safetensors layout: an 8-byte little-endian header length n, n bytes of JSON
-{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {str: str}}, then the tensors' raw
-little-endian bytes, offsets counted from the end of the header. Files are memory-mapped when read, so loading
-copies each tensor once, straight into the model's parameters.
+A folder holds `config.json`, `generation_config.json` and the weights as safetensors: `model.safetensors` when
+they fit in one shard, else `model-0000i-of-0000N.safetensors` with `model.safetensors.index.json`, shards cut at
+`max_shard_bytes`; optionally the tokenizer's files beside them. Weights are written as transformers writes them
+(`save_pretrained`: a tied head stored once, fused MoE experts in the architecture's original per-expert names),
+in the model's dtype or a chosen one; `generation_config.json` lists the chat stop tokens as `eos_token_id`, so
+a server, and the next stage, stops where the chat template ends a turn.
+
+Loading refuses, naming the folder, what transformers would otherwise fill with fresh random values: a missing,
+unexpected or misshapen tensor.
 """
 
-import dataclasses
+import copy
 import hashlib
 import json
-import math
-import mmap
 import os
-import struct
-import sys
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+import shutil
+from typing import Any, Dict, Iterable, List, Optional, Union
 
 import torch
+import transformers
+from safetensors import SafetensorError
+from transformers import AutoConfig, AutoModelForCausalLM
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
-from .model import DTYPES, Qwen3Config, Qwen3ForCausalLM, dtype_name
-
-SAFETENSORS_DTYPES = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool,
-}
-_SAFETENSORS_NAMES = {dtype: name for name, dtype in SAFETENSORS_DTYPES.items()}
+from .models import CausalLM, attention_implementation
 
 WEIGHTS_NAME = "model.safetensors"
 WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
 CONFIG_NAME = "config.json"
-
-if sys.byteorder != "little":
-    raise ImportError("safetensors stores little-endian bytes; this reader assumes a little-endian machine")
+GENERATION_CONFIG_NAME = "generation_config.json"
+# transformers' old default, and what published checkpoints use: shards a few GB each.
+DEFAULT_MAX_SHARD_BYTES = 5 * 10**9
+# What a tokenizer folder may hold that a server or transformers' AutoTokenizer reads.
+TOKENIZER_FILES = (
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json",
+    "merges.txt", "tokenizer.model", "chat_template.jinja", "chat_template.json",
+)
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 class CheckpointError(ValueError):
     pass
 
 
-def _itemsize(dtype: torch.dtype) -> int:
-    return torch.empty((), dtype=dtype).element_size()
-
-
-def _atomic_write(path: str, chunks) -> str:
-    """Writes the byte chunks to path via a temporary file; returns their sha256."""
+def sha256_file(path: str) -> str:
     sha = hashlib.sha256()
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        for chunk in chunks:
-            f.write(chunk)
-            sha.update(chunk)
-    os.replace(tmp, path)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
     return sha.hexdigest()
 
 
-def _tensor_bytes(t: torch.Tensor) -> bytearray:
-    t = t.detach().to("cpu").contiguous().reshape(-1)
-    if t.numel() == 0:
-        return bytearray()
-    buf = bytearray(t.numel() * t.element_size())
-    torch.frombuffer(buf, dtype=torch.uint8).copy_(t.view(torch.uint8))
-    return buf
-
-
-def save_safetensors(
-    path: str,
-    tensors: Mapping[str, torch.Tensor],
-    metadata: Optional[Dict[str, str]] = None,
-    *,
-    dtype: Optional[torch.dtype] = None,
-) -> str:
-    """Writes tensors as one safetensors file, floating-point ones cast to dtype if given; returns its sha256."""
-
-    def stored(t: torch.Tensor) -> torch.dtype:
-        return dtype if dtype is not None and t.is_floating_point() else t.dtype
-
-    # Widest dtypes first, then by name, as the reference writer does: every tensor stays aligned to its item size.
-    items = sorted(tensors.items(), key=lambda kv: (-_itemsize(stored(kv[1])), kv[0]))
-    header: Dict[str, Any] = {"__metadata__": dict(metadata)} if metadata else {}
-    offset = 0
-    for name, t in items:
-        if stored(t) not in _SAFETENSORS_NAMES:
-            raise CheckpointError(f"{name}: dtype {stored(t)} cannot be stored in safetensors")
-        nbytes = t.numel() * _itemsize(stored(t))
-        header[name] = {
-            "dtype": _SAFETENSORS_NAMES[stored(t)], "shape": list(t.shape), "data_offsets": [offset, offset + nbytes]
-        }
-        offset += nbytes
-    blob = json.dumps(header, separators=(",", ":")).encode()
-    blob += b" " * (-len(blob) % 8)  # tensor data starts 8-byte aligned
-
-    def chunks():  # one tensor's bytes in memory at a time
-        yield struct.pack("<Q", len(blob)) + blob
-        for _, t in items:
-            yield _tensor_bytes(t.to(stored(t)))
-
-    return _atomic_write(path, chunks())
-
-
-def read_safetensors_header(path: str) -> Tuple[Dict[str, Any], int]:
-    """The parsed JSON header (`__metadata__` left in), checked against the file's size, and where the data starts."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise CheckpointError(f"{path}: too short to be a safetensors file")
-        (n,) = struct.unpack("<Q", head)
-        if n > size - 8:
-            raise CheckpointError(f"{path}: header length {n} exceeds the file size {size}")
-        try:
-            header = json.loads(f.read(n))
-        except ValueError as e:
-            raise CheckpointError(f"{path}: header is not valid JSON ({e})") from None
-    data_size = size - 8 - n
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            dtype, shape, (begin, end) = SAFETENSORS_DTYPES[info["dtype"]], info["shape"], info["data_offsets"]
-            nbytes = _itemsize(dtype) * math.prod(shape)
-        except (KeyError, TypeError, ValueError):
-            raise CheckpointError(f"{path}: tensor {name!r} has a malformed header entry {info!r}") from None
-        if end - begin != nbytes or not 0 <= begin <= end <= data_size:
-            raise CheckpointError(
-                f"{path}: tensor {name!r} has data_offsets {[begin, end]} for {nbytes} bytes "
-                f"in a data section of {data_size} bytes"
-            )
-    return header, 8 + n
-
-
-def load_safetensors(path: str) -> Dict[str, torch.Tensor]:
-    """CPU tensors backed by a private memory map of the file (written pages are copied, never the file)."""
-    header, start = read_safetensors_header(path)
-    with open(path, "rb") as f:
-        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        dtype, shape = SAFETENSORS_DTYPES[info["dtype"]], info["shape"]
-        begin, end = info["data_offsets"]
-        if begin == end:
-            tensors[name] = torch.empty(shape, dtype=dtype)
-            continue
-        source, offset = mm, start + begin
-        if offset % _itemsize(dtype):  # only from writers that do not keep tensors aligned
-            source, offset = bytearray(mm[offset : start + end]), 0
-        count = (end - begin) // _itemsize(dtype)
-        tensors[name] = torch.frombuffer(source, dtype=dtype, count=count, offset=offset).view(shape)
-    return tensors
-
-
-def _weight_files(directory: str):
-    single, index = os.path.join(directory, WEIGHTS_NAME), os.path.join(directory, WEIGHTS_INDEX_NAME)
-    if os.path.exists(single):
-        return [single]
-    if os.path.exists(index):
+def weight_files(directory: str) -> List[str]:
+    """The folder's safetensors weight files by name: the single file, or the index and the shards it names."""
+    if os.path.exists(os.path.join(directory, WEIGHTS_NAME)):
+        return [WEIGHTS_NAME]
+    index = os.path.join(directory, WEIGHTS_INDEX_NAME)
+    if not os.path.exists(index):
+        raise CheckpointError(f"{directory}: neither {WEIGHTS_NAME} nor {WEIGHTS_INDEX_NAME} found")
+    try:
         with open(index) as f:
-            weight_map = json.load(f)["weight_map"]
-        return [os.path.join(directory, name) for name in sorted(set(weight_map.values()))]
-    raise CheckpointError(f"{directory}: neither {WEIGHTS_NAME} nor {WEIGHTS_INDEX_NAME} found")
+            shards = sorted(set(json.load(f)["weight_map"].values()))
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise CheckpointError(f"{index}: not a safetensors index with a weight_map ({e})") from None
+    for name in shards:
+        if os.path.basename(name) != name or not os.path.exists(os.path.join(directory, name)):
+            raise CheckpointError(f"{os.path.join(directory, name)}: shard named in {WEIGHTS_INDEX_NAME} is missing")
+    return [WEIGHTS_INDEX_NAME, *shards]
 
 
-def load_config(directory: str) -> Qwen3Config:
-    path = os.path.join(directory, CONFIG_NAME)
-    with open(path) as f:
-        raw = json.load(f)
-    if raw.get("model_type") != "qwen3":
-        raise CheckpointError(
-            f"{path}: model_type is {raw.get('model_type')!r}; "
-            "only 'qwen3' (Qwen3ForCausalLM) checkpoints can be loaded"
-        )
-    return Qwen3Config.from_dict(raw)
-
-
-@torch.no_grad()
 def load_checkpoint(
-    directory: str, device: Union[str, torch.device] = "cpu", dtype: Optional[torch.dtype] = None
-) -> Qwen3ForCausalLM:
-    """A Qwen3ForCausalLM from a Hugging Face checkpoint directory; dtype defaults to the config's torch_dtype."""
+    directory: str,
+    device: Union[str, torch.device] = "cpu",
+    dtype: Optional[torch.dtype] = None,
+    *,
+    attention: str = "auto",
+) -> CausalLM:
+    """The causal LM of an HF folder (any architecture transformers has a causal LM for), on device; dtype None
+    keeps the checkpoint's own."""
     directory = os.fspath(directory)
-    config = load_config(directory)
-    dtype = dtype or DTYPES[config.torch_dtype or "float32"]
-    model = Qwen3ForCausalLM(config, device="meta", dtype=dtype).to_empty(device=device)
-    expected = model.state_dict()
-    loaded = set()
-    for path in _weight_files(directory):
-        if not os.path.exists(path):
-            raise CheckpointError(f"{path}: shard named in {WEIGHTS_INDEX_NAME} is missing")
-        for name, t in load_safetensors(path).items():
-            # Tied checkpoints sometimes carry a copy of the head; the embedding is the one that counts.
-            if name == "lm_head.weight" and config.tie_word_embeddings:
-                continue
-            if name not in expected:
-                raise CheckpointError(f"{path}: unexpected tensor {name!r}, not a parameter of this Qwen3 config")
-            if name in loaded:
-                raise CheckpointError(f"{path}: tensor {name!r} appears in more than one file")
-            if tuple(t.shape) != tuple(expected[name].shape):
-                raise CheckpointError(
-                    f"{path}: tensor {name!r} has shape {list(t.shape)}, the config needs {list(expected[name].shape)}"
-                )
-            expected[name].copy_(t)
-            loaded.add(name)
-    missing = sorted(set(expected) - loaded)
-    if missing:
-        shown = ", ".join(repr(name) for name in missing[:5])
-        if len(missing) > 5:
-            shown += f" and {len(missing) - 5} more"
-        raise CheckpointError(f"{directory}: missing tensor(s) {shown}")
-    model.config = dataclasses.replace(config, torch_dtype=dtype_name(dtype))
-    return model
+    if not os.path.isdir(directory):
+        raise CheckpointError(f"{directory}: no such checkpoint folder")
+    if not os.path.exists(os.path.join(directory, CONFIG_NAME)):
+        raise CheckpointError(f"{directory}: no {CONFIG_NAME}")
+    try:
+        config = AutoConfig.from_pretrained(directory)
+    except (ValueError, KeyError, OSError) as e:
+        raise CheckpointError(
+            f"{os.path.join(directory, CONFIG_NAME)}: not a configuration transformers "
+            f"{transformers.__version__} can read ({e})"
+        ) from None
+    if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING:
+        raise CheckpointError(
+            f"{directory}: model_type {config.model_type!r} has no causal LM in transformers {transformers.__version__}"
+        )
+    weight_files(directory)
+    try:
+        # Mismatched shapes are reported, not raised, so that the error below can name them.
+        hf, info = AutoModelForCausalLM.from_pretrained(
+            directory, config=config, dtype=dtype or "auto", output_loading_info=True, ignore_mismatched_sizes=True,
+            use_safetensors=True, attn_implementation=attention_implementation(attention, device),
+        )
+    except (RuntimeError, OSError, ValueError, SafetensorError) as e:
+        raise CheckpointError(f"{directory}: transformers could not load it ({e})") from None
+    problems = {
+        "missing tensor(s)": sorted(info["missing_keys"]),
+        "unexpected tensor(s)": sorted(info["unexpected_keys"]),
+        "tensor(s) of the wrong shape": sorted(str(key) for key in info["mismatched_keys"]),
+    }
+    found = [f"{what} {_listed(names)}" for what, names in problems.items() if names]
+    if found:
+        raise CheckpointError(f"{directory}: {'; '.join(found)}")
+    return CausalLM(hf.to(device))
+
+
+def _listed(names: List[str], shown: int = 5) -> str:
+    text = ", ".join(repr(name) for name in names[:shown])
+    return text + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def save_checkpoint(
-    model: Qwen3ForCausalLM,
+    model: CausalLM,
     directory: str,
     *,
-    extra: Optional[Mapping[str, Union[bytes, str, Dict[str, Any]]]] = None,
     dtype: Optional[torch.dtype] = None,
+    stop_ids: Optional[Iterable[int]] = None,
+    tokenizer: Optional[str] = None,
+    max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
 ) -> Dict[str, str]:
-    """Writes config.json and model.safetensors (the tied head is not stored, as in Hugging Face checkpoints).
+    """Writes the model as a servable HF folder; returns {file name: sha256} of every file written.
 
-    extra: more files for the same directory, by name: bytes as they are, str as UTF-8, dicts as JSON.
-    dtype: cast floating-point weights to it (e.g. bf16 from fp32 master weights).
-    Returns {file name: sha256} of every file written.
+    dtype: the weights' stored dtype (default: the model's own; another one costs a cast copy of the weights).
+    stop_ids: generation_config.json's eos_token_id (default: the ids the model's own configs name).
+    tokenizer: a folder whose tokenizer files (TOKENIZER_FILES) are copied beside the weights.
+    Weight files of an earlier save in the folder are replaced; other files are left alone.
     """
     directory = os.fspath(directory)
+    hf = model.hf
+    stored = dtype or model.lm_head_weight().dtype
+    tokenizer_files = _tokenizer_files(tokenizer) if tokenizer is not None else []
     os.makedirs(directory, exist_ok=True)
-    config = model.config.to_dict()
-    config["torch_dtype"] = dtype_name(dtype or model.lm_head_weight().dtype)
-    files: Dict[str, bytes] = {CONFIG_NAME: (json.dumps(config, indent=2) + "\n").encode()}
-    for name, content in (extra or {}).items():
-        if os.path.basename(name) != name or name in (CONFIG_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME):
-            raise ValueError(f"extra file name {name!r} must be a plain file name other than the checkpoint's own")
-        if isinstance(content, dict):
-            content = json.dumps(content, indent=2, ensure_ascii=False) + "\n"
-        files[name] = content.encode() if isinstance(content, str) else bytes(content)
-    weights = os.path.join(directory, WEIGHTS_NAME)
-    hashes = {WEIGHTS_NAME: save_safetensors(weights, model.state_dict(), {"format": "pt"}, dtype=dtype)}
-    for name, content in files.items():
-        hashes[name] = _atomic_write(os.path.join(directory, name), [content])
-    return hashes
+    for name in os.listdir(directory):
+        if name in (WEIGHTS_NAME, WEIGHTS_INDEX_NAME) or (name.startswith("model-") and name.endswith(".safetensors")):
+            os.remove(os.path.join(directory, name))
+    state = None
+    if stored != model.lm_head_weight().dtype:
+        # One copy per tensor, shared where the model shares (a tied head), so it is still written once.
+        copies: Dict[Any, torch.Tensor] = {}
+        state = {}
+        for name, t in hf.state_dict().items():
+            key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape))
+            if key not in copies:
+                copies[key] = t.to(stored) if t.is_floating_point() else t
+            state[name] = copies[key]
+    hf.save_pretrained(directory, state_dict=state, max_shard_size=max_shard_bytes)
+
+    config = json.loads(hf.config.to_json_string(use_diff=True))
+    config.update(architectures=[type(hf).__name__], dtype=_dtype_name(stored))
+    _write_json(os.path.join(directory, CONFIG_NAME), config)
+    generation = copy.deepcopy(hf.generation_config) if hf.generation_config is not None else None
+    if generation is None:
+        generation = transformers.GenerationConfig.from_model_config(hf.config)
+    generation.eos_token_id = [int(t) for t in (model.eos_ids() if stop_ids is None else stop_ids)]
+    _write_json(os.path.join(directory, GENERATION_CONFIG_NAME), generation.to_diff_dict())
+    for name in tokenizer_files:
+        shutil.copyfile(os.path.join(tokenizer, name), os.path.join(directory, name))
+
+    names = [CONFIG_NAME, GENERATION_CONFIG_NAME, *weight_files(directory), *tokenizer_files]
+    return {name: sha256_file(os.path.join(directory, name)) for name in names}
+
+
+def file_records(directory: str, hashes: Dict[str, str]) -> List[Dict[str, Any]]:
+    """[{"name", "sha256", "bytes"}] by name, as the service records a checkpoint's files."""
+    return [
+        {"name": name, "sha256": sha, "bytes": os.path.getsize(os.path.join(directory, name))}
+        for name, sha in sorted(hashes.items())
+    ]
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def _write_json(path: str, value: Dict[str, Any]) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def _tokenizer_files(folder: str) -> List[str]:
+    names = [name for name in TOKENIZER_FILES if os.path.isfile(os.path.join(folder, name))]
+    if "tokenizer.json" not in names and "tokenizer_config.json" not in names:
+        raise CheckpointError(f"{folder}: no tokenizer.json or tokenizer_config.json to copy")
+    return names
 
 
 def save_state_dict_file(path: str, state: Any) -> str:
@@ -248,11 +202,7 @@ def save_state_dict_file(path: str, state: Any) -> str:
     tmp = f"{path}.tmp"
     torch.save(state, tmp)
     os.replace(tmp, path)
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
+    return sha256_file(path)
 
 
 def load_state_dict_file(path: str, device: Union[str, torch.device] = "cpu") -> Any:

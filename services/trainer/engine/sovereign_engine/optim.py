@@ -1,9 +1,9 @@
 """Optimizer, learning-rate schedule, clipping, gradient accumulation, and the checkpointed training state.
 
 A training checkpoint is a directory holding the model in Hugging Face format (`checkpoint.save_checkpoint`:
-config.json, model.safetensors) and `trainer_state.pt` with everything else a bit-exact resume needs: the
-optimizer and scheduler state dicts, the RNG states of Python, torch and CUDA, the step, and the stage's own
-state (its random generators and data positions).
+config.json, generation_config.json, the fp32 master weights as safetensors, bit for bit) and `trainer_state.pt`
+with everything else a bit-exact resume needs: the optimizer and scheduler state dicts, the RNG states of Python,
+torch and CUDA, the step, and the stage's own state (its random generators and data positions).
 """
 
 import contextlib
@@ -12,12 +12,12 @@ import math
 import os
 import random
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 
-from .checkpoint import load_state_dict_file, save_checkpoint, save_state_dict_file
+from .checkpoint import file_records, load_state_dict_file, save_checkpoint, save_state_dict_file
 
 STATE_NAME = "trainer_state.pt"
 
@@ -128,11 +128,13 @@ def set_rng_state(state: Dict[str, Any]) -> None:
 
 
 def save_training_checkpoint(
-    directory: str, model: nn.Module, optimizer, scheduler, step: int, stage_state: Dict[str, Any]
+    directory: str, model: nn.Module, optimizer, scheduler, step: int, stage_state: Dict[str, Any],
+    *, stop_ids: Optional[Sequence[int]] = None,
 ) -> List[Dict[str, Any]]:
-    """Writes the model and trainer state into directory; returns [{"name", "sha256", "bytes"}] per file."""
+    """Writes the model (stop_ids: generation_config.json's eos ids, default the model's own) and the trainer
+    state into directory; returns [{"name", "sha256", "bytes"}] per file."""
     os.makedirs(directory, exist_ok=True)
-    hashes = save_checkpoint(unwrap(model), directory)
+    hashes = save_checkpoint(unwrap(model), directory, stop_ids=stop_ids)
     state = {
         "step": step,
         "optimizer": optimizer.state_dict(),
@@ -141,10 +143,7 @@ def save_training_checkpoint(
         "stage": stage_state,
     }
     hashes[STATE_NAME] = save_state_dict_file(os.path.join(directory, STATE_NAME), state)
-    return [
-        {"name": name, "sha256": sha, "bytes": os.path.getsize(os.path.join(directory, name))}
-        for name, sha in sorted(hashes.items())
-    ]
+    return file_records(directory, hashes)
 
 
 def load_training_state(directory: str, optimizer, scheduler) -> Dict[str, Any]:

@@ -1,11 +1,16 @@
-"""Batched autoregressive sampling from a Qwen3ForCausalLM with a KV cache: temperature, top-p, stop tokens."""
+"""Batched autoregressive sampling from a CausalLM with transformers' KV cache: temperature, top-p, stop tokens.
+
+Prompts are left-padded so that every row's next token sits in the same column: each step passes the 2-D mask of
+real tokens so far and position ids counting real tokens only, so a padded row computes what it would alone.
+"""
 
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Sequence
 
 import torch
+from transformers import DynamicCache
 
-from .model import Qwen3ForCausalLM, compute_dtype
+from .models import CausalLM
 
 
 @dataclass
@@ -42,9 +47,28 @@ def _choose(logits: torch.Tensor, temperature: float, top_p: float, generator: O
     return token, logprobs.gather(-1, token[:, None])[:, 0]
 
 
+class RolloutCache(DynamicCache):
+    """transformers' DynamicCache holding keys and values in one dtype, the compute dtype, whatever dtype the
+    layers hand it: with fp32 master weights under bf16 autocast, QK-norm and rotary embeddings give fp32 keys,
+    which would otherwise double the cache."""
+
+    def __init__(self, dtype: torch.dtype, **kwargs):
+        super().__init__(**kwargs)
+        self.dtype = dtype
+
+    def update(self, key_states, value_states, layer_idx, *args, **kwargs):
+        return super().update(key_states.to(self.dtype), value_states.to(self.dtype), layer_idx, *args, **kwargs)
+
+
+def compute_dtype(weight: torch.Tensor) -> torch.dtype:
+    """The dtype forwards compute in: autocast's where it is on for the weight's device, else the weight's own."""
+    device = weight.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else weight.dtype
+
+
 @torch.no_grad()
 def sample(
-    model: Qwen3ForCausalLM,
+    model: CausalLM,
     prompts: Sequence[Sequence[int]],
     *,
     max_new_tokens: int,
@@ -56,7 +80,8 @@ def sample(
     pad_id: int = 0,
     vocab_limit: Optional[int] = None,
 ) -> List[Completion]:
-    """One completion per prompt. Prompts are left-padded with pad_id and decoded together in the model's dtype.
+    """One completion per prompt. Prompts are left-padded with pad_id and decoded together, the KV cache in the
+    compute dtype (compute_dtype).
 
     temperature 0 is greedy; otherwise logits are divided by it and, with top_p < 1, cut to the nucleus, and the
     log-probs are those of this final distribution. A row stops at its first stop id or after max_new_tokens.
@@ -70,28 +95,31 @@ def sample(
         raise ValueError(f"vocab_limit must be at least 1, got {vocab_limit}")
     if not prompts or max_new_tokens <= 0:
         return [Completion([], [], "length") for _ in prompts]
-    device = model.lm_head_weight().device
+    weight = model.lm_head_weight()
+    device = weight.device
     if generator is None and seed is not None:
         generator = torch.Generator(device=device).manual_seed(seed)
     B, L = len(prompts), max(len(p) for p in prompts)
     ids = torch.full((B, L), pad_id, dtype=torch.long)
-    mask = torch.zeros(B, L, dtype=torch.bool)
+    mask = torch.zeros(B, L, dtype=torch.long)
     for i, p in enumerate(prompts):
         ids[i, L - len(p) :] = torch.tensor(list(p), dtype=torch.long)
-        mask[i, L - len(p) :] = True
+        mask[i, L - len(p) :] = 1
     ids, mask = ids.to(device), mask.to(device)
     stop = torch.tensor(sorted(set(stop_ids)), dtype=torch.long, device=device)
-    cache = model.new_kv_cache(B, L + max_new_tokens)
+    cache = RolloutCache(compute_dtype(weight), config=model.config)
+    positions = (mask.cumsum(-1) - 1).clamp_min(0)
 
     tokens, logprobs = [], []
     done = torch.zeros(B, dtype=torch.bool, device=device)
     emitted = torch.zeros(B, dtype=torch.long, device=device)
     for _ in range(max_new_tokens):
-        hidden = model(ids, attention_mask=mask, kv_cache=cache)[:, -1]
+        hidden = model(ids, positions, attention_mask=mask, past_key_values=cache)[:, -1]
         logits = model.logits(hidden)
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # fp32 at least; fp64 stays
         if vocab_limit is not None and vocab_limit < logits.shape[-1]:
             logits[:, vocab_limit:] = float("-inf")
-        token, logprob = _choose(logits.to(compute_dtype(logits.dtype)), temperature, top_p, generator)
+        token, logprob = _choose(logits, temperature, top_p, generator)
         tokens.append(token)
         logprobs.append(logprob)
         emitted += (~done).long()
@@ -99,7 +127,8 @@ def sample(
         if bool(done.all()):
             break
         # Rows never attend to each other, so finished rows just keep stepping and their outputs are dropped.
-        ids, mask = token[:, None], None
+        ids, positions = token[:, None], positions[:, -1:] + 1
+        mask = torch.cat((mask, torch.ones_like(mask[:, :1])), 1)
 
     rows = zip(torch.stack(tokens, 1).tolist(), torch.stack(logprobs, 1).tolist(), emitted.tolist(), done.tolist())
     return [Completion(t[:n], lp[:n], "stop" if stopped else "length") for t, lp, n, stopped in rows]

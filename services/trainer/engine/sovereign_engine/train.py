@@ -26,7 +26,7 @@ import torch.nn as nn
 from .algorithms import STAGES, RunConfig, Stage
 from .checkpoint import load_checkpoint
 from .client import DataSource, EngineClient, EventSink, RewardSource
-from .model import TINY_CONFIGS, Qwen3ForCausalLM
+from .models import CausalLM, attention_implementation, init_model, tiny_config
 from .optim import (
     WarmupCosine, build_optimizer, build_scheduler, load_training_state, save_training_checkpoint, unwrap,
 )
@@ -34,14 +34,16 @@ from .optim import (
 EXIT_SIGTERM = 143  # 128 + SIGTERM, what a shell reports for a process killed by it
 
 
-def load_model(spec: Dict[str, Any], device: torch.device, dtype: Optional[torch.dtype] = None) -> Qwen3ForCausalLM:
-    """{"path": HF checkpoint dir} (dtype None: the checkpoint's own) or {"tiny": named config, "seed": n}."""
+def load_model(
+    spec: Dict[str, Any], device: torch.device, dtype: Optional[torch.dtype] = None, attention: str = "auto"
+) -> CausalLM:
+    """{"path": HF checkpoint dir} (dtype None: the checkpoint's own) or {"tiny": named config, "seed": n} (dtype
+    None: fp32), with the `attention` setting's implementation."""
     if "path" in spec:
-        return load_checkpoint(spec["path"], device, dtype)
+        return load_checkpoint(spec["path"], device, dtype, attention=attention)
     if "tiny" in spec:
-        if spec["tiny"] not in TINY_CONFIGS:
-            raise ValueError(f"unknown tiny model {spec['tiny']!r}; known: {sorted(TINY_CONFIGS)}")
-        return Qwen3ForCausalLM(TINY_CONFIGS[spec["tiny"]], seed=int(spec.get("seed", 0)), device=device, dtype=dtype)
+        config = tiny_config(spec["tiny"])
+        return init_model(config, int(spec.get("seed", 0)), device=device, dtype=dtype, attention=attention)
     raise ValueError(f"model spec needs 'path' or 'tiny', got {spec!r}")
 
 
@@ -168,18 +170,21 @@ def _run(config, data, rewards, sink, flag, rank, world, device) -> int:
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     start = config.resume["path"] if config.resume else None
+    # Resolved for the device the forwards run on, also for a teacher that waits on the CPU between them.
+    attention = attention_implementation(h.attention, device)
     # fp32 master weights; the forwards run in bf16 autocast on CUDA.
-    model = load_model({"path": start} if start else config.model, device, torch.float32).train()
-    model.gradient_checkpointing = h.gradient_checkpointing
+    model = load_model({"path": start} if start else config.model, device, torch.float32, attention).train()
+    model.set_gradient_checkpointing(h.gradient_checkpointing)
     # Frozen models stay in their stored dtype on CUDA; the CPU computes in fp32.
     frozen_dtype = None if device.type == "cuda" else torch.float32
     teacher = reference = None
     if config.stage == "opd":
         if not config.teacher:
             raise ValueError("stage 'opd' needs a teacher model")
-        teacher = load_model(config.teacher, torch.device("cpu") if h.teacher_offload else device, frozen_dtype)
+        teacher_device = torch.device("cpu") if h.teacher_offload else device
+        teacher = load_model(config.teacher, teacher_device, frozen_dtype, attention)
     if config.stage in ("grpo", "ink-grpo") and h.kl_coef > 0:
-        reference = load_model(config.reference or config.model, device, frozen_dtype)
+        reference = load_model(config.reference or config.model, device, frozen_dtype, attention)
 
     stage = build_stage(
         config, data_parallel(model, device, world), data, rewards=rewards, teacher=teacher, reference=reference,
@@ -197,7 +202,9 @@ def _run(config, data, rewards, sink, flag, rank, world, device) -> int:
     def save(step: int) -> None:
         if rank == 0:
             path = os.path.join(config.checkpoint_dir, f"step-{step}")
-            files = save_training_checkpoint(path, model, optimizer, scheduler, step, stage.state_dict())
+            files = save_training_checkpoint(
+                path, model, optimizer, scheduler, step, stage.state_dict(), stop_ids=config.stop_ids
+            )
             sink.checkpoint(step, path, files)
 
     while step < config.total_steps:
@@ -219,8 +226,7 @@ def _run(config, data, rewards, sink, flag, rank, world, device) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sovereign_engine", description="Runs one engine rank of a run.")
     parser.add_argument("--server", required=True, help="the trainer service's base URL")
-    # --run-id: torch's launcher (2.x) refuses --run after the module, as a prefix of its own --run-path.
-    parser.add_argument("--run-id", "--run", dest="run", required=True, help="the run id")
+    parser.add_argument("--run", required=True, help="the run id")
     parser.add_argument("--rank", type=int, default=int(os.environ.get("RANK", 0)))
     parser.add_argument("--world", type=int, default=int(os.environ.get("WORLD_SIZE", 1)))
     args = parser.parse_args(argv)

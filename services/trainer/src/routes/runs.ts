@@ -32,7 +32,7 @@ const ModelExport = z
     run: z.string(),
     step: z.number().int(),
     dir: z.string().openapi({ description: "The folder on the trainer's machine that holds the model" }),
-    dtype: z.enum(EXPORT_DTYPES).nullable(),
+    dtype: z.enum(EXPORT_DTYPES),
     files: z.array(FileEntry),
     hub: z.object({ repo: z.string(), commit: z.string() }).nullable().openapi({
       description: "The Hub model repo and commit it was last pushed to (`trainer export --push`)",
@@ -48,10 +48,7 @@ const ExportRequest = z
       .positive()
       .optional()
       .openapi({ description: "The checkpoint's step; default the run's last checkpoint" }),
-    dtype: z
-      .enum(EXPORT_DTYPES)
-      .optional()
-      .openapi({ description: "The weights' dtype; default the checkpoint's own" }),
+    dtype: z.enum(EXPORT_DTYPES).optional().openapi({ description: "The weights' dtype; default bfloat16" }),
     dir: z
       .unknown()
       .refine((v) => v === undefined, {

@@ -1,22 +1,31 @@
-"""Sampling: batched left-padded decoding against single prompts and a cache-free loop; top-p, stops, log-probs."""
+"""Sampling: batched left-padded decoding against single prompts and a cache-free loop; top-p, stops, log-probs;
+the KV cache in the compute dtype."""
 
 import pytest
 import torch
+import torch.nn.functional as F
+from transformers import AutoConfig
 
-from sovereign_engine.model import Qwen3Config, Qwen3ForCausalLM
+from sovereign_engine.algorithms import autocast
+from sovereign_engine.models import init_model
 from sovereign_engine.sampler import sample, top_p_filter
 
 PROMPTS = [[11, 12, 13], [21, 22, 23, 24, 25, 26, 27], [31], [41, 42, 43, 44, 45]]
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
-@pytest.fixture(scope="module")
-def model():
-    # float64 so that batching cannot flip a near-tie between two tokens; a wide init so the text depends on context.
-    config = Qwen3Config(
-        vocab_size=1000, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, head_dim=16, initializer_range=0.3, torch_dtype="float64",
+def small_config(model_type="qwen3"):
+    # A wide init so that the text depends on the context.
+    return AutoConfig.for_model(
+        model_type, vocab_size=1000, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, initializer_range=0.3, eos_token_id=None, bos_token_id=None,
     )
-    return Qwen3ForCausalLM(config, seed=0).to(torch.float64).eval()
+
+
+@pytest.fixture(scope="module", params=["qwen3", "llama"])
+def model(request):
+    # float64 so that batching cannot flip a near-tie between two tokens.
+    return init_model(small_config(request.param), 0, dtype=torch.float64).eval()
 
 
 def next_logits(model, ids):
@@ -118,3 +127,38 @@ def test_vocab_limit_never_draws_padding_ids_and_renormalizes_over_the_rest(mode
         assert c.tokens[0] == int(next_logits(model, prompt)[:limit].argmax())
     with pytest.raises(ValueError, match="vocab_limit"):
         sample(model, PROMPTS, max_new_tokens=1, vocab_limit=0)
+
+
+def attention_reads(monkeypatch):
+    """The dtypes of the keys and values every attention call reads (the cache's, when decoding)."""
+    seen, real = [], F.scaled_dot_product_attention
+
+    def spy(q, k, v, *args, **kwargs):
+        seen.append((k.dtype, v.dtype))
+        return real(q, k, v, *args, **kwargs)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
+    return seen
+
+
+def test_rollout_cache_is_kept_in_the_compute_dtype_not_the_master_weights(monkeypatch):
+    """fp32 master weights under bf16 autocast (the CPU's autocast standing in for CUDA's): the cache holds bf16."""
+    model = init_model(small_config(), 0, attention="sdpa").eval()
+    seen = attention_reads(monkeypatch)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        completions = sample(model, PROMPTS, max_new_tokens=4, temperature=0.0)
+    assert all(len(c.tokens) == 4 for c in completions)
+    assert len(seen) == 4 * model.config.num_hidden_layers
+    assert set(seen) == {(torch.bfloat16, torch.bfloat16)}
+    seen.clear()
+    sample(model, PROMPTS, max_new_tokens=2, temperature=0.0)  # no autocast: fp32 throughout
+    assert set(seen) == {(torch.float32, torch.float32)}
+
+
+@CUDA
+def test_rollout_cache_is_bf16_under_cuda_autocast(monkeypatch):
+    model = init_model(small_config(), 0, device="cuda", attention="sdpa").eval()
+    seen = attention_reads(monkeypatch)
+    with autocast(torch.device("cuda")):
+        sample(model, PROMPTS, max_new_tokens=4, temperature=0.0)
+    assert set(seen) == {(torch.bfloat16, torch.bfloat16)}

@@ -102,7 +102,9 @@ def test_training_checkpoint_files_and_state(tmp_path):
     torch.manual_seed(7)
     files = save_training_checkpoint(str(tmp_path), model, optimizer, scheduler, 1, {"corpus_batches": 3})
     expected_next = torch.rand(4)
-    assert [f["name"] for f in files] == ["config.json", "model.safetensors", "trainer_state.pt"]
+    assert [f["name"] for f in files] == [
+        "config.json", "generation_config.json", "model.safetensors", "trainer_state.pt"
+    ]
     for f in files:
         data = (tmp_path / f["name"]).read_bytes()
         assert f["bytes"] == len(data) and f["sha256"] == hashlib.sha256(data).hexdigest()

@@ -5,9 +5,10 @@ import signal
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from sovereign_engine.algorithms import Hyper, RunConfig
-from sovereign_engine.checkpoint import load_safetensors, save_checkpoint
+from sovereign_engine.checkpoint import save_checkpoint
 from sovereign_engine.train import EXIT_SIGTERM, load_model, run
 from toys import RecordingSink, TargetTokenReward, ToyData, make_stage, toy_model
 
@@ -57,8 +58,8 @@ def test_resumed_run_repeats_the_uninterrupted_one_bit_for_bit(tmp_path, stage):
         for name, value in whole.metric_log[step].items():
             if name != "tokens_per_s":
                 assert resumed.metric_log[step][name] == value, (step, name)
-    a = load_safetensors(str(tmp_path / "whole" / "step-10" / "model.safetensors"))
-    b = load_safetensors(str(tmp_path / "resumed" / "step-10" / "model.safetensors"))
+    a = load_file(str(tmp_path / "whole" / "step-10" / "model.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "step-10" / "model.safetensors"))
     assert all(torch.equal(a[name], b[name]) for name in a)
     if stage == "ink-grpo":
         assert any(m["ce_applied"] for step, m in whole.metric_log.items() if step > 5)

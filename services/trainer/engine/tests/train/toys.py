@@ -3,23 +3,25 @@
 from typing import Callable, Dict, List, Optional
 
 import torch
+from transformers import AutoConfig
 
 from sovereign_engine.algorithms import Hyper, RunConfig
 from sovereign_engine.frames import Frame
-from sovereign_engine.model import Qwen3Config, Qwen3ForCausalLM
+from sovereign_engine.models import CausalLM, init_model
 from sovereign_engine.train import build_stage
 
 
-def toy_config(vocab: int = 32, **overrides) -> Qwen3Config:
+def toy_config(vocab: int = 32, model_type: str = "qwen3", **overrides):
     fields = dict(
         vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, head_dim=8, torch_dtype="float32", eos_token_id=None, bos_token_id=None,
+        num_key_value_heads=2, head_dim=8, eos_token_id=None, bos_token_id=None, pad_token_id=None,
     )
-    return Qwen3Config(**{**fields, **overrides})
+    return AutoConfig.for_model(model_type, **{**fields, **overrides})
 
 
-def toy_model(vocab: int = 32, seed: int = 0, **overrides) -> Qwen3ForCausalLM:
-    return Qwen3ForCausalLM(toy_config(vocab, **overrides), seed=seed)
+def toy_model(vocab: int = 32, seed: int = 0, **overrides) -> CausalLM:
+    """A transformers Qwen3 (or `model_type`) with a toy vocabulary, drawn from seed in fp32."""
+    return init_model(toy_config(vocab, **overrides), seed)
 
 
 def successor(token: int, vocab: int) -> int:
