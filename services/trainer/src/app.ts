@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { TrainerConfig } from "./config";
 import type { TrainerApp, TrainerEnv } from "./context";
 import type { DataPlane } from "./data-plane";
+import type { Exporter } from "./export";
 import { trainerPolicy } from "./policy";
 import type { RolloutScorer } from "./rollouts";
 import { registerEngineRoutes } from "./routes/engine";
@@ -18,6 +19,7 @@ export type TrainerDeps = {
   runs: TrainingRuns;
   supervisor: Supervisor;
   data: DataPlane;
+  exporter: Exporter;
   rollouts: RolloutScorer;
   logger: Logger;
   /** Resolves when the database answers (`SELECT 1`), for /health. */
@@ -32,6 +34,7 @@ export function createTrainerApp(deps: TrainerDeps): TrainerApp {
       set("runs", deps.runs);
       set("supervisor", deps.supervisor);
       set("data", deps.data);
+      set("exporter", deps.exporter);
       set("rollouts", deps.rollouts);
     },
   });

@@ -8,6 +8,7 @@ import { TokenUsageError, tokenCommand } from "@sovereign/access";
 import { ServiceError } from "@sovereign/http";
 import { TrainingRunSpec } from "@sovereign/schemas";
 import { ConfigError, loadConfig, type TrainerConfig } from "./config";
+import { EXPORT_DTYPES, type ExportDtype } from "./export";
 import type { RunSummary } from "./runs";
 import { openTrainer, type Trainer } from "./runtime";
 import { closeOnSignals, startServer } from "./server";
@@ -21,11 +22,16 @@ Usage:
   trainer show <run>            a run's status, progress, checkpoints and last metrics
   trainer cancel <run>          stop a run (it keeps its checkpoints)
   trainer resume <run>          queue a cancelled or failed run again; it continues from its last checkpoint
+  trainer export <run> [step] <dir> [--dtype bfloat16|float32]
+                [--push owner/name [--create] [--private] [--branch B]]
+                                a checkpoint (default the last) as a servable Hugging Face model, in a new or
+                                empty folder: weights, config, generation config, tokenizer files; --push also
+                                commits it to a Hub model repo (HF_ENDPOINT, HF_TOKEN)
   trainer token create --role admin|curator|reviewer|pipeline|trainer --name NAME
                                 a new API token (printed once); trainer token list | revoke <id>
 
 Environment: DATABASE_URL (shared with the curator) or CURATOR_DATA_DIR (its PGlite and blob store),
-TRAINER_DATA_DIR, TRAINER_AUTH, ENGINE_PYTHON, ENGINE_PROCS, LOG_LEVEL (see README).`;
+TRAINER_DATA_DIR, TRAINER_AUTH, ENGINE_PYTHON, ENGINE_PROCS, HF_ENDPOINT, HF_TOKEN, LOG_LEVEL (see README).`;
 
 class UsageError extends Error {}
 
@@ -148,11 +154,71 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${runLine(await t.runs.resume(one(rest, "resume <run>")))}\n`);
         return 0;
       });
+    case "export":
+      return exportHere(rest, config);
     case "token":
       return withTrainer(config, (t) => tokenCommand("trainer", rest, t.access));
     default:
       throw new UsageError(`unknown command ${command}`);
   }
+}
+
+async function exportHere(args: string[], config: TrainerConfig): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      dtype: { type: "string" },
+      push: { type: "string" },
+      create: { type: "boolean" },
+      private: { type: "boolean" },
+      branch: { type: "string" },
+    },
+    allowPositionals: true,
+  });
+  const usage =
+    "usage: trainer export <run> [step] <dir> [--dtype bfloat16|float32] [--push owner/name [--create] [--private] [--branch B]]";
+  if (!values.push && (values.create || values.private || values.branch))
+    throw new UsageError(`--create, --private and --branch go with --push\n${usage}`);
+  if (positionals.length < 2 || positionals.length > 3) throw new UsageError(usage);
+  const [run, ...rest] = positionals as [string, ...string[]];
+  const dir = rest.at(-1) as string;
+  const step = rest.length === 2 ? Number(rest[0]) : undefined;
+  if (step !== undefined && !(Number.isInteger(step) && step > 0))
+    throw new UsageError(`step: ${rest[0]} is not a step number\n${usage}`);
+  const dtype = values.dtype;
+  if (dtype !== undefined && !(EXPORT_DTYPES as readonly string[]).includes(dtype))
+    throw new UsageError(`--dtype: ${dtype} is not one of ${EXPORT_DTYPES.join(", ")}`);
+  return withTrainer({ ...config, logLevel: "warn" }, async (t) => {
+    const { export: done, created } = await t.exporter.export(run, {
+      out: dir,
+      ...(step !== undefined ? { step } : {}),
+      ...(dtype ? { dtype: dtype as ExportDtype } : {}),
+    });
+    if (created)
+      await t.access.record(undefined, "training.export", {
+        id: run,
+        step: String(done.step),
+        dir: done.dir,
+      });
+    for (const file of done.files) process.stdout.write(`${file.sha256}  ${file.bytes}\t${file.name}\n`);
+    process.stdout.write(
+      `step ${done.step} of run ${run} ${created ? "exported to" : "was exported before to"} ${done.dir}\n`,
+    );
+    if (values.push) {
+      const pushed = await t.exporter.push(done.dir, {
+        repo: values.push,
+        ...(values.branch ? { branch: values.branch } : {}),
+        ...(config.hub.endpoint ? { endpoint: config.hub.endpoint } : {}),
+        ...(config.hub.token ? { token: config.hub.token } : {}),
+        create: values.create ?? false,
+        private: values.private ?? false,
+      });
+      const commit = pushed.export.hub?.commit ?? "";
+      await t.access.record(undefined, "training.export.push", { id: run, repo: values.push, commit });
+      process.stdout.write(`pushed to ${pushed.url} (${pushed.branch}): commit ${commit}\n`);
+    }
+    return 0;
+  });
 }
 
 function one(args: string[], usage: string): string {

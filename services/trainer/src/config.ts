@@ -43,6 +43,14 @@ export const ConfigSchema = z.object({
   ENGINE_PROCS: z.coerce.number().int().positive().default(1),
   /** Training runs at once. */
   TRAINER_CONCURRENT_RUNS: z.coerce.number().int().positive().default(1),
+  /**
+   * Seconds a stopped run's engine has to stop on its own (the service answers its next step's metrics with
+   * `stop`: it finishes the step, checkpoints and exits) before it gets SIGTERM, and SIGKILL 30 s after that.
+   */
+  TRAINER_STOP_GRACE_SECONDS: z.coerce.number().nonnegative().default(600),
+  /** The Hugging Face Hub `trainer export --push` sends to (huggingface.co unless set), and a write token. */
+  HF_ENDPOINT: optionalText.pipe(z.url().optional()),
+  HF_TOKEN: optionalText,
   /** Engine output lines kept on a failed run. */
   TRAINER_LOG_TAIL_LINES: z.coerce.number().int().positive().default(40),
   /** The LLM judge of prompts with `reward_model.style: "model"`: an OpenAI-compatible API root and model. */
@@ -72,9 +80,13 @@ export type TrainerConfig = {
   engineUrl: string | undefined;
   engine: { python: string; procs: number; dir: string };
   concurrentRuns: number;
+  /** How a run's engine is stopped: asked through the protocol, SIGTERM after `graceMs`, SIGKILL `killMs` later. */
+  stop: { graceMs: number; killMs: number };
   logTailLines: number;
   /** Judge replies are cached under `cacheDir/judge`; the key comes from `TEACHER_API_KEY` or `OPENAI_API_KEY`. */
   judge: { baseUrl: string; model: string } | undefined;
+  /** Where `trainer export --push` sends models: `HF_ENDPOINT` (unset: huggingface.co) and `HF_TOKEN`. */
+  hub: { endpoint: string | undefined; token: string | undefined };
   /** Whether API tokens are asked for (TRAINER_AUTH). */
   auth: boolean;
   logLevel: z.infer<typeof ConfigSchema>["LOG_LEVEL"];
@@ -128,11 +140,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       dir: ENGINE_DIR,
     },
     concurrentRuns: e.TRAINER_CONCURRENT_RUNS,
+    // 30 s after SIGTERM, as torch's launcher gives its ranks after it gets SIGTERM.
+    stop: { graceMs: e.TRAINER_STOP_GRACE_SECONDS * 1000, killMs: 30_000 },
     logTailLines: e.TRAINER_LOG_TAIL_LINES,
     judge:
       e.TRAINER_JUDGE_BASE_URL && e.TRAINER_JUDGE_MODEL
         ? { baseUrl: e.TRAINER_JUDGE_BASE_URL, model: e.TRAINER_JUDGE_MODEL }
         : undefined,
+    hub: { endpoint: e.HF_ENDPOINT, token: e.HF_TOKEN },
     auth: e.TRAINER_AUTH === "on",
     logLevel: e.LOG_LEVEL,
   };

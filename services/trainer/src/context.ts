@@ -3,6 +3,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Principal, ServiceEnv } from "@sovereign/http";
 import type { TrainerConfig } from "./config";
 import type { DataPlane } from "./data-plane";
+import type { Exporter } from "./export";
 import type { RolloutScorer } from "./rollouts";
 import type { TrainingRuns } from "./runs";
 import type { Supervisor } from "./supervisor";
@@ -13,6 +14,7 @@ export type TrainerEnv = {
     runs: TrainingRuns;
     supervisor: Supervisor;
     data: DataPlane;
+    exporter: Exporter;
     rollouts: RolloutScorer;
     /** The caller, when access control is on. */
     principal: Principal | undefined;

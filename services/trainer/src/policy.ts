@@ -1,8 +1,8 @@
 /**
  * @module Who may call which trainer route. Every route the app registers has a rule here (the access test
  * checks it); a route without one is refused. Roles: `admin` everything; `pipeline`, the service account that
- * runs jobs, starts, cancels and resumes training runs; `curator` and `trainer` read runs, their metrics and
- * checkpoints. The engine protocol is not for people: each of its calls carries the run's own engine token,
+ * runs jobs, starts, cancels, resumes and exports training runs; `curator` and `trainer` read runs, their
+ * metrics and checkpoints. The engine protocol is not for people: each of its calls carries the run's own engine token,
  * issued to the engine the supervisor started, and its routes check that token themselves.
  */
 import type { AccessPolicy, Role } from "@sovereign/http";
@@ -21,6 +21,7 @@ export const trainerPolicy: AccessPolicy = {
   "GET /v1/training/runs/:id": { roles: readers },
   "POST /v1/training/runs/:id/cancel": { roles: launchers, action: "training.cancel" },
   "POST /v1/training/runs/:id/resume": { roles: launchers, action: "training.resume" },
+  "POST /v1/training/runs/:id/export": { roles: launchers, action: "training.export" },
 
   "GET /v1/engine/runs/:id/config": engine,
   "GET /v1/engine/runs/:id/batches/:step": engine,

@@ -9,9 +9,10 @@ import { notFound, ServiceError } from "@sovereign/http";
 import { type TrainingRunSpec, tables } from "@sovereign/schemas";
 import { canonicalJson, sha256Hex } from "@sovereign/shards";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
+import { exportSummary, type ModelExport } from "./export";
 import { pinnedVersions, type VersionSource } from "./versions";
 
-const { trainingRuns, trainingMetrics, trainingCheckpoints } = tables;
+const { trainingRuns, trainingMetrics, trainingCheckpoints, trainingExports } = tables;
 export type TrainingRunRow = typeof trainingRuns.$inferSelect;
 export type TrainingStatus = TrainingRunRow["status"];
 export type CheckpointRow = typeof trainingCheckpoints.$inferSelect;
@@ -37,6 +38,8 @@ export type RunDetail = RunSummary & {
   /** The engine's log of the latest attempt on the trainer's host (several ranks: their files under `ranks-N/`). */
   logPath: string | null;
   checkpoints: { step: number; path: string; files: CheckpointRow["files"]; createdAt: string }[];
+  /** Servable models exported from its checkpoints (`trainer export`, `POST /v1/training/runs/{id}/export`). */
+  exports: ModelExport[];
   metrics: { step: number; rank: number; metrics: Record<string, number> }[];
 };
 
@@ -122,6 +125,13 @@ export class TrainingRuns {
         files: c.files,
         createdAt: c.createdAt.toISOString(),
       })),
+      exports: (
+        await this.db
+          .select()
+          .from(trainingExports)
+          .where(eq(trainingExports.runId, id))
+          .orderBy(asc(trainingExports.createdAt))
+      ).map(exportSummary),
       metrics: metrics.reverse().map((m) => ({ step: m.step, rank: m.rank, metrics: m.metrics })),
     };
   }

@@ -14,6 +14,7 @@ import { createTrainerApp } from "./app";
 import type { TrainerConfig } from "./config";
 import type { TrainerApp } from "./context";
 import { DataPlane } from "./data-plane";
+import { Exporter } from "./export";
 import { RolloutScorer } from "./rollouts";
 import { TrainingRuns } from "./runs";
 import { Supervisor } from "./supervisor";
@@ -25,6 +26,7 @@ export type Trainer = {
   runs: TrainingRuns;
   supervisor: Supervisor;
   data: DataPlane;
+  exporter: Exporter;
   logger: Logger;
   app: TrainerApp;
   close(): Promise<void>;
@@ -57,12 +59,14 @@ export async function openTrainer(
   const rollouts = new RolloutScorer(data, judge);
   const supervisor = new Supervisor({ config, versions, runs, store, data, logger });
   const access = new AccessControl(database.db);
+  const exporter = new Exporter({ config, runs, db: database.db });
   const app = createTrainerApp({
     config,
     access,
     runs,
     supervisor,
     data,
+    exporter,
     rollouts,
     logger,
     probeDatabase: () => database.executeSql("SELECT 1"),
@@ -74,6 +78,7 @@ export async function openTrainer(
     runs,
     supervisor,
     data,
+    exporter,
     logger,
     app,
     close: async () => {

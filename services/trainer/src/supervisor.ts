@@ -3,9 +3,13 @@
  * launches the engine (`python -m sovereign_engine`, or torch's launcher for several processes), keeps its
  * output in a log file and its last lines in memory, stops it on cancel, and records how the run ended: a
  * crashed engine fails its run with the last lines it printed.
+ *
+ * Stopping a run is asked, not forced: the answer to rank 0's next metrics says `stop`, and the ranks agree to
+ * finish that step, checkpoint and exit (docs/engine-protocol.md). Only an engine still running after the grace
+ * period (`TRAINER_STOP_GRACE_SECONDS`) gets SIGTERM, and SIGKILL 30 s later, sent to every process it started.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readdirSync, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlobStore } from "@sovereign/shards";
@@ -21,14 +25,16 @@ export type EngineReport = { state: "running" | "succeeded" | "failed"; message?
 type Active = {
   child?: ChildProcess;
   report?: EngineReport;
+  /** Asked to stop: cancelled by a user, or the service stopping. The engine learns it from its metrics' answer. */
   cancelled: boolean;
   /** Stopped with the service, not by a user: queued again, to resume from its last checkpoint. */
   requeue?: boolean;
+  /** SIGTERM, then SIGKILL, if the engine does not stop on its own. */
+  escalation?: NodeJS.Timeout;
+  /** A line of the supervisor's own in the engine's log (and its tail), while the log is open. */
+  note?: (line: string) => void;
   tail: string[];
 };
-
-/** Seconds between SIGTERM and SIGKILL when an engine is stopped: time to finish a step and checkpoint. */
-const STOP_GRACE_MS = 60_000;
 
 export class Supervisor {
   private readonly active = new Map<string, Active>();
@@ -80,23 +86,44 @@ export class Supervisor {
     }
   }
 
-  /** Runs asked to stop while their engine runs get SIGTERM (and SIGKILL after the grace period). */
+  /** Runs cancelled while their engine runs are asked to stop. */
   private async watchCancels(): Promise<void> {
     for (const [id, state] of this.active) {
       if (state.cancelled) continue;
       const row = await this.options.runs.row(id);
       if (row.status !== "cancelling") continue;
       state.cancelled = true;
-      this.terminate(state.child);
+      this.stopEngine(state, "the run was cancelled");
     }
   }
 
-  private terminate(child: ChildProcess | undefined): void {
-    if (!child || child.exitCode !== null) return;
-    child.kill("SIGTERM");
-    const kill = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
-    kill.unref();
-    child.once("exit", () => clearTimeout(kill));
+  /**
+   * The engine stops itself at its next step boundary (`stopRequested` answers its metrics); one still running
+   * after the grace period gets SIGTERM, and SIGKILL `killMs` later.
+   */
+  private stopEngine(state: Active, why: string): void {
+    const child = state.child;
+    if (!child?.pid || child.exitCode !== null || child.signalCode !== null || state.escalation) return;
+    const root = child.pid;
+    const { graceMs, killMs } = this.options.config.stop;
+    state.note?.(`${why}: the engine stops after its current step, or gets SIGTERM in ${graceMs / 1000} s`);
+    state.escalation = setTimeout(() => {
+      // Remembered: ranks the launcher leaves behind when it dies are no longer below it at SIGKILL time.
+      const term = engineProcesses(root);
+      state.note?.(`the engine did not stop within ${graceMs / 1000} s: SIGTERM to its processes`);
+      signalAll(root, term, "SIGTERM");
+      state.escalation = setTimeout(() => {
+        state.note?.(`the engine did not stop within ${killMs / 1000} s of SIGTERM: SIGKILL`);
+        signalAll(root, [...new Set([...term, ...engineProcesses(root)])], "SIGKILL");
+      }, killMs);
+      state.escalation.unref();
+    }, graceMs);
+    state.escalation.unref();
+  }
+
+  /** Whether a run's engine is to stop at its step boundary: the answer to its metrics. */
+  stopRequested(runId: string): boolean {
+    return this.active.get(runId)?.cancelled ?? false;
   }
 
   /** What an engine reported of itself; `failed` messages become the run's error. */
@@ -165,36 +192,46 @@ export class Supervisor {
       return;
     }
     const out = createWriteStream(logPath, { flags: "a" });
+    const keep = (chunk: Buffer) => {
+      out.write(chunk);
+      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) state.tail.push(line);
+      if (state.tail.length > config.logTailLines)
+        state.tail.splice(0, state.tail.length - config.logTailLines);
+    };
+    state.note = (line) => {
+      keep(Buffer.from(`trainer: ${line}\n`));
+      log.info(line);
+    };
     const exit = await new Promise<{ code: number | null; signal: string | null; error?: Error }>(
       (resolve) => {
         const child = spawn(python, args, {
           cwd: dir,
           env: { ...process.env, SOVEREIGN_ENGINE_TOKEN: token, PYTHONUNBUFFERED: "1" },
           stdio: ["ignore", "pipe", "pipe"],
+          // A process group of its own: the terminal's Ctrl-C reaches this service, which asks the engine to
+          // stop, instead of interrupting the ranks mid-step.
+          detached: true,
         });
         state.child = child;
         log.info({ pid: child.pid, python, args }, "engine started");
-        const keep = (chunk: Buffer) => {
-          out.write(chunk);
-          for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) state.tail.push(line);
-          if (state.tail.length > config.logTailLines)
-            state.tail.splice(0, state.tail.length - config.logTailLines);
-        };
         child.stdout?.on("data", keep);
         child.stderr?.on("data", keep);
         child.once("error", (error) => resolve({ code: null, signal: null, error }));
         child.once("exit", (code, signal) => resolve({ code, signal }));
       },
     );
+    clearTimeout(state.escalation);
+    state.note = undefined;
     await new Promise<void>((resolve) => out.end(resolve));
     data.release(row.id);
     const logTail = state.tail.join("\n");
-    if (state.requeue) {
+    if (exit.code === 0 && state.report?.state === "succeeded") {
+      // Asked to stop after its last step: it had finished anyway.
+      await runs.finish(row.id, "succeeded", { logTail });
+    } else if (state.requeue) {
       await runs.requeue(row.id, logTail);
     } else if (state.cancelled) {
       await runs.finish(row.id, "cancelled", { logTail });
-    } else if (exit.code === 0 && state.report?.state === "succeeded") {
-      await runs.finish(row.id, "succeeded", { logTail });
     } else {
       const how = exit.error
         ? `the engine could not start (${python}): ${exit.error.message}`
@@ -214,16 +251,68 @@ export class Supervisor {
     log.info({ code: exit.code, signal: exit.signal }, "engine finished");
   }
 
-  /** Stop taking runs and stop every engine; their runs are queued again and resume from their last checkpoint. */
+  /**
+   * Stop taking runs and stop every engine (asked first, signalled after the grace period); their runs are queued
+   * again and resume from their last checkpoint.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     for (const state of this.active.values()) {
+      // A run cancelled by a user stays cancelled.
+      if (!state.cancelled) state.requeue = true;
       state.cancelled = true;
-      state.requeue = true;
-      this.terminate(state.child);
+      this.stopEngine(state, "the service is stopping");
     }
     while (this.active.size) await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * The processes below `root` outside its process group (the engine's, which `root` leads). Torch's launcher
+ * starts each rank in a session and process group of its own, so signalling the engine's group alone would not
+ * reach the ranks. Linux: from /proc; elsewhere none are found, and only the group is signalled.
+ */
+function engineProcesses(root: number): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  const children = new Map<number, { pid: number; group: number }[]>();
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses.
+    const [, ppid, group] = stat
+      .slice(stat.lastIndexOf(")") + 2)
+      .split(" ")
+      .map(Number);
+    children.set(ppid as number, [
+      ...(children.get(ppid as number) ?? []),
+      { pid: Number(name), group: group as number },
+    ]);
+  }
+  const below = [...(children.get(root) ?? [])];
+  for (let i = 0; i < below.length; i++)
+    below.push(...(children.get((below[i] as { pid: number }).pid) ?? []));
+  return below.filter((p) => p.group !== root).map((p) => p.pid);
+}
+
+/** `signal` to the engine's process group and to each of `pids`; processes already gone are skipped. */
+function signalAll(root: number, pids: readonly number[], signal: NodeJS.Signals): void {
+  for (const target of [-root, ...pids]) {
+    try {
+      process.kill(target, signal);
+    } catch {
+      // ESRCH: already exited.
+    }
   }
 }

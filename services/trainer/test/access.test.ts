@@ -87,7 +87,7 @@ describe("trainer access control", { timeout: 120_000 }, () => {
         checked++;
       }
     }
-    expect(checked).toBe(25);
+    expect(checked).toBe(30);
     expect((await stack.request("/health")).status).toBe(200);
   });
 

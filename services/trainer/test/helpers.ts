@@ -10,8 +10,10 @@ import { join } from "node:path";
 import type { ServerType } from "@hono/node-server";
 import { type Curator, loadConfig as loadCuratorConfig, openCurator } from "@sovereign/curator";
 import { openTestDatabase, type TestDatabaseKind } from "@sovereign/db/testing";
+import { TrainingRunSpec, type TrainingRunSpecInput, tables } from "@sovereign/schemas";
 import { pino } from "pino";
-import { defaultEnginePython, loadConfig } from "../src/config";
+import { defaultEnginePython, loadConfig, type TrainerConfig } from "../src/config";
+import type { TrainingRunRow } from "../src/runs";
 import { openTrainer, type Trainer } from "../src/runtime";
 import { startServer } from "../src/server";
 
@@ -31,10 +33,14 @@ export type TestStack = {
 export const enginePython = process.env.ENGINE_PYTHON || defaultEnginePython();
 export const engineAvailable = spawnSync(enginePython, ["-c", "import torch, transformers"]).status === 0;
 
-/** A curator and a trainer on a fresh database; `env` adds trainer settings (e.g. `ENGINE_PROCS`). */
+/**
+ * A curator and a trainer on a fresh database; `env` adds trainer settings (e.g. `ENGINE_PROCS`), `overrides`
+ * configuration no variable sets (e.g. `stop.killMs`).
+ */
 export async function createStack(
   kind: TestDatabaseKind = "pglite",
   env: Record<string, string> = {},
+  overrides: Partial<TrainerConfig> = {},
 ): Promise<TestStack> {
   const dir = await mkdtemp(join(tmpdir(), "trainer-test-"));
   const database = await openTestDatabase(kind);
@@ -51,15 +57,18 @@ export async function createStack(
     { database, logger },
   );
   const trainer = await openTrainer(
-    loadConfig({
-      CURATOR_DATA_DIR: join(dir, "curator"),
-      TRAINER_DATA_DIR: join(dir, "trainer"),
-      TRAINER_PORT: "0",
-      ENGINE_PYTHON: enginePython,
-      // Access control has its own test (access.test.ts); the others call the routes without tokens.
-      TRAINER_AUTH: "off",
-      ...env,
-    }),
+    {
+      ...loadConfig({
+        CURATOR_DATA_DIR: join(dir, "curator"),
+        TRAINER_DATA_DIR: join(dir, "trainer"),
+        TRAINER_PORT: "0",
+        ENGINE_PYTHON: enginePython,
+        // Access control has its own test (access.test.ts); the others call the routes without tokens.
+        TRAINER_AUTH: "off",
+        ...env,
+      }),
+      ...overrides,
+    },
     { database, logger },
   );
   const { server, url } = await startServer(trainer);
@@ -106,6 +115,32 @@ export async function createStack(
 
 function closeServer(server: ServerType): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * A run recorded directly in the state given (`running` with an engine token's hash, `succeeded`, …), so no
+ * supervisor takes it: for what the service does with a run whatever its engine.
+ */
+export async function insertRun(
+  stack: TestStack,
+  spec: TrainingRunSpecInput,
+  fields: Partial<TrainingRunRow> = {},
+): Promise<string> {
+  const parsed = TrainingRunSpec.parse(spec);
+  const [row] = await stack.trainer.database.db
+    .insert(tables.trainingRuns)
+    .values({
+      name: parsed.name ?? null,
+      stage: parsed.stage,
+      spec: parsed,
+      datasets: parsed.datasets,
+      specHash: "0".repeat(64),
+      status: "succeeded",
+      ...fields,
+    })
+    .returning();
+  if (!row) throw new Error("the run was not recorded");
+  return row.id;
 }
 
 /** Poll a training run until it finishes (or `timeoutMs` passes). */

@@ -20,7 +20,7 @@ import type { DataPlane } from "../src/data-plane";
 import { tokenHash } from "../src/runs";
 import { openTrainer, type Trainer } from "../src/runtime";
 import { startServer } from "../src/server";
-import { Supervisor } from "../src/supervisor";
+import { type EngineReport, Supervisor } from "../src/supervisor";
 import { createStack, engineAvailable, enginePython, type TestStack, waitForRun } from "./helpers";
 
 const chat = (i: number) => ({
@@ -47,6 +47,27 @@ const sftSpec = (train: string, hyper: Record<string, unknown> = {}) => ({
   },
   seed: 3,
 });
+
+/** Every status an engine reports, by run. */
+function recordReports(stack: TestStack): Map<string, EngineReport[]> {
+  const reports = new Map<string, EngineReport[]>();
+  const { supervisor } = stack.trainer;
+  const report = supervisor.report.bind(supervisor);
+  supervisor.report = (runId, r) => {
+    reports.set(runId, [...(reports.get(runId) ?? []), r]);
+    report(runId, r);
+  };
+  return reports;
+}
+
+/** Until a run has reported `step` (or stopped before). */
+async function untilStep(stack: TestStack, id: string, step: number) {
+  for (;;) {
+    const row = await stack.trainer.runs.row(id);
+    if ((row.progress?.step ?? 0) >= step || (row.status !== "running" && row.status !== "queued")) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 describe("training runs", () => {
   let stack: TestStack;
@@ -154,6 +175,8 @@ describe("training runs", () => {
       rowsPerStep: 2,
       seed: 3,
       tokenizerVocab: 151_669,
+      // Qwen3's <|im_end|> and <|endoftext|>, as the data plane's tokenizer encodes them.
+      stopIds: [151_645, 151_643],
       hyper: { lr: 2e-2, warmupSteps: 2, checkpointEvery: 6 },
       resume: null,
     });
@@ -234,14 +257,11 @@ describe("training runs", () => {
       expect(run.progress).toMatchObject({ step: 12, totalSteps: 12 });
     });
 
-    it("stops a cancelled run after its step with a checkpoint, and resumes it to the same losses", async () => {
+    it("stops a cancelled run when its engine asks after a step, with a checkpoint, and resumes it to the same losses", async () => {
+      const reports = recordReports(stack);
       const res = await stack.post("/v1/training/runs", sftSpec(train));
       const { id } = (await res.json()) as { id: string };
-      for (;;) {
-        const row = await stack.trainer.runs.row(id);
-        if ((row.progress?.step ?? 0) >= 2 || (row.status !== "running" && row.status !== "queued")) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await untilStep(stack, id, 2);
       expect((await stack.request(`/v1/training/runs/${id}/cancel`, { method: "POST" })).status).toBe(200);
       const cancelled = await waitForRun(stack, id);
       expect(cancelled.status).toBe("cancelled");
@@ -249,6 +269,14 @@ describe("training runs", () => {
       expect(stoppedAt).toBeGreaterThanOrEqual(2);
       expect(stoppedAt).toBeLessThan(12);
       expect(cancelled.metrics).toHaveLength(stoppedAt);
+      // Stopped by the protocol, no signal sent: the answer to its metrics, well within the grace period.
+      expect(reports.get(id)?.at(-1)).toEqual({
+        state: "failed",
+        message: `stopped at the service's request after step ${stoppedAt} of 12, checkpoint saved`,
+      });
+      const log = await readFile(cancelled.logPath ?? "", "utf8");
+      expect(log).toContain("trainer: the run was cancelled: the engine stops after its current step");
+      expect(log).not.toContain("trainer: the engine did not stop");
 
       expect((await stack.request(`/v1/training/runs/${id}/resume`, { method: "POST" })).status).toBe(200);
       const resumed = await waitForRun(stack, id);
@@ -271,14 +299,22 @@ describe("training runs", () => {
       expect(run.logTail).toContain("/nonexistent/model");
     });
 
-    it("trains data-parallel over two ranks (torchrun, gloo) to the one-rank losses", async () => {
-      const ddp = await createStack("pglite", { ENGINE_PROCS: "2" });
-      try {
-        const same = await ddp.version(
+    describe("over two ranks (torchrun, gloo)", () => {
+      let ddp: TestStack;
+      let same: string;
+      beforeAll(async () => {
+        ddp = await createStack("pglite", { ENGINE_PROCS: "2" });
+        same = await ddp.version(
           "tiny-chat",
           "chat",
           Array.from({ length: 8 }, (_, i) => chat(i)),
         );
+      });
+      afterAll(async () => {
+        await ddp?.cleanup();
+      });
+
+      it("trains data-parallel to the one-rank losses", async () => {
         const res = await ddp.post("/v1/training/runs", sftSpec(same));
         const run = await waitForRun(ddp, ((await res.json()) as { id: string }).id);
         expect(run.status, `${run.error}\n${run.logTail}`).toBe("succeeded");
@@ -293,9 +329,42 @@ describe("training runs", () => {
         // torchrun keeps each rank's stderr in a file of its own beside the run's log.
         const logs = await readdir(join(dirname(run.logPath ?? ""), "ranks-1"), { recursive: true });
         expect(logs.filter((f) => f.endsWith("stderr.log"))).toHaveLength(2);
-      } finally {
-        await ddp.cleanup();
-      }
+      });
+
+      it("stops both ranks after the same step when the service stops, queues the run, and resumes it", async () => {
+        const reports = recordReports(ddp);
+        const res = await ddp.post("/v1/training/runs", sftSpec(same));
+        const { id } = (await res.json()) as { id: string };
+        await untilStep(ddp, id, 2);
+        await ddp.trainer.supervisor.stop();
+        const stopped = await ddp.trainer.runs.get(id);
+        expect(stopped.status).toBe("queued");
+        const stoppedAt = stopped.checkpoints.at(-1)?.step ?? 0;
+        expect(stoppedAt).toBeGreaterThanOrEqual(2);
+        expect(stoppedAt).toBeLessThan(12);
+        // Both ranks stopped at the service's request after the same step; no signal was needed.
+        expect(reports.get(id)?.filter((r) => r.state === "failed")).toEqual([
+          {
+            state: "failed",
+            message: `stopped at the service's request after step ${stoppedAt} of 12, checkpoint saved`,
+          },
+          {
+            state: "failed",
+            message: `stopped at the service's request after step ${stoppedAt} of 12, checkpoint saved`,
+          },
+        ]);
+        expect(await readFile(stopped.logPath ?? "", "utf8")).not.toContain(
+          "trainer: the engine did not stop",
+        );
+
+        await ddp.trainer.supervisor.start(200);
+        const resumed = await waitForRun(ddp, id);
+        expect(resumed.status, `${resumed.error}\n${resumed.logTail}`).toBe("succeeded");
+        expect(resumed.attempts).toBe(2);
+        const losses = rank0Losses(resumed);
+        expect(losses).toHaveLength(12);
+        for (const [i, loss] of losses.entries()) expect(loss).toBeCloseTo(uninterrupted[i] as number, 3);
+      });
     });
   });
 

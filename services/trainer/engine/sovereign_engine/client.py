@@ -42,7 +42,8 @@ class RewardSource(Protocol):
 
 
 class EventSink(Protocol):
-    def metrics(self, step: int, metrics: Dict[str, float]) -> None: ...
+    def metrics(self, step: int, metrics: Dict[str, float]) -> bool:
+        """Reports a step's metrics; true when the service asks the run to stop at this step boundary."""
 
     def checkpoint(self, step: int, path: str, files: List[Dict[str, Any]]) -> None: ...
 
@@ -141,8 +142,15 @@ class EngineClient:
             return torch.empty(0)
         return torch.frombuffer(bytearray(body), dtype=torch.float32)
 
-    def metrics(self, step: int, metrics: Dict[str, float]) -> None:
-        self._request("POST", "/metrics", body={"step": step, "rank": self.rank, "metrics": metrics})
+    def metrics(self, step: int, metrics: Dict[str, float]) -> bool:
+        body = self._request("POST", "/metrics", body={"step": step, "rank": self.rank, "metrics": metrics})
+        try:
+            stop = json.loads(body)["stop"]
+        except (ValueError, KeyError, TypeError):
+            stop = None
+        if not isinstance(stop, bool):
+            raise EngineError(f"POST /metrics answered {body[:200]!r}, not {{\"stop\": true|false}}")
+        return stop
 
     def checkpoint(self, step: int, path: str, files: List[Dict[str, Any]]) -> None:
         self._request("POST", "/checkpoints", body={"step": step, "path": path, "files": files})

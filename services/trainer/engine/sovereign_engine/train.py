@@ -2,8 +2,8 @@
 
 Steps are numbered 1..totalSteps: step k trains on `/batches/k`, posts its metrics as step k, and the checkpoint
 "at step k" holds the state after it; resuming from that checkpoint continues with step k + 1. Checkpoints go to
-{checkpointDir}/step-{k} every `checkpointEvery` steps, at the end, and when SIGTERM stops the run: the current
-step is finished, checkpointed, and the process exits with 143.
+{checkpointDir}/step-{k} every `checkpointEvery` steps, at the end, and when the run is stopped (the service's
+answer to a step's metrics, or SIGTERM): the current step is finished, checkpointed, and the process exits with 143.
 
 Several ranks (torchrun) train data-parallel with DistributedDataParallel; rank 0 writes checkpoints and posts
 the run-wide (rank-averaged) metrics. That part is kept to the few functions marked "distributed" below.
@@ -210,13 +210,14 @@ def _run(config, data, rewards, sink, flag, rank, world, device) -> int:
     while step < config.total_steps:
         step += 1
         metrics = mean_over_ranks(stage.step(step), device, world)
-        if rank == 0:
-            sink.metrics(step, metrics)
-        stopping = any_rank(flag.set, device, world) and step < config.total_steps
+        # The service answers rank 0's metrics with whether the run is to stop (cancelled, or the service stopping).
+        asked = rank == 0 and bool(sink.metrics(step, metrics))
+        stopping = any_rank(flag.set or asked, device, world) and step < config.total_steps
         if stopping or step == config.total_steps or (h.checkpoint_every and step % h.checkpoint_every == 0):
             save(step)
         if stopping:
-            sink.status("failed", f"stopped by SIGTERM after step {step} of {config.total_steps}, checkpoint saved")
+            why = "by SIGTERM" if flag.set else "at the service's request"
+            sink.status("failed", f"stopped {why} after step {step} of {config.total_steps}, checkpoint saved")
             return EXIT_SIGTERM
     sink.status("succeeded", f"{config.total_steps} steps")
     return 0

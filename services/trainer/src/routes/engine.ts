@@ -85,6 +85,7 @@ export function registerEngineRoutes(app: TrainerApp) {
     const { spec } = row;
     const checkpoints = await c.get("runs").checkpoints(row.id);
     const last = checkpoints.at(-1);
+    const tokenizer = await loadQwen3Tokenizer();
     return c.json({
       run: row.id,
       stage: spec.stage,
@@ -96,7 +97,9 @@ export function registerEngineRoutes(app: TrainerApp) {
       seqLen: spec.hyper.seqLen,
       rowsPerStep: spec.hyper.rowsPerStep,
       totalSteps: spec.hyper.totalSteps,
-      tokenizerVocab: (await loadQwen3Tokenizer()).vocabSize,
+      tokenizerVocab: tokenizer.vocabSize,
+      // What rollouts stop at unless `hyper.stopIds` says otherwise: the data plane's end of turn and end of text.
+      stopIds: tokenizer.stopIds,
       hyper: Object.fromEntries(
         Object.entries(spec.hyper).filter(([key]) => !(RUN_SHAPE_KEYS as readonly string[]).includes(key)),
       ),
@@ -133,7 +136,8 @@ export function registerEngineRoutes(app: TrainerApp) {
     const row = await authorized(c);
     const body = parse(Metrics, await json(c), "body");
     await c.get("runs").recordMetrics(row.id, body.step, body.rank, body.metrics, row.spec.hyper.totalSteps);
-    return c.body(null, 204);
+    // Whether the ranks are to stop after this step: the run was cancelled, or the service is stopping.
+    return c.json({ stop: row.status === "cancelling" || c.get("supervisor").stopRequested(row.id) }, 200);
   });
 
   app.post(`${base}/checkpoints`, async (c) => {

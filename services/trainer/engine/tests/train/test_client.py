@@ -132,11 +132,12 @@ def test_connection_errors_are_retried(sleeps):
 def test_rewards_and_posts_carry_the_protocol_payloads(server, client):
     octets = {"Content-Type": "application/octet-stream"}
     server.script[PREFIX + "/rollouts"] = [(200, octets, struct.pack("<2f", 0.5, -1))]
-    for name in ("metrics", "checkpoints", "status"):
-        server.script[f"{PREFIX}/{name}"] = [(200, JSON, b"{}")]
+    server.script[PREFIX + "/metrics"] = [(200, JSON, b'{"stop": false}')]
+    for name in ("checkpoints", "status"):
+        server.script[f"{PREFIX}/{name}"] = [(204, {}, b"")]
     rewards = client.rewards(7, [Rollout("p1", [1, 2], [3]), Rollout("p2", [4], [5, 6])])
     assert rewards.dtype == torch.float32 and rewards.tolist() == [0.5, -1.0]
-    client.metrics(7, {"loss": 0.25})
+    assert client.metrics(7, {"loss": 0.25}) is False
     client.checkpoint(7, "/ck/step-7", [{"name": "model.safetensors", "sha256": "ab", "bytes": 3}])
     client.status("running", "started")
     bodies = [json.loads(r["body"]) for r in server.requests]
@@ -147,6 +148,19 @@ def test_rewards_and_posts_carry_the_protocol_payloads(server, client):
     assert bodies[2] == {"step": 7, "path": "/ck/step-7",
                          "files": [{"name": "model.safetensors", "sha256": "ab", "bytes": 3}]}
     assert bodies[3] == {"state": "running", "message": "started"}
+
+
+def test_metrics_return_whether_the_service_asks_the_run_to_stop(server, client):
+    server.script[PREFIX + "/metrics"] = [(200, JSON, b'{"stop": false}'), (200, JSON, b'{"stop": true}')]
+    assert client.metrics(1, {"loss": 1.0}) is False
+    assert client.metrics(2, {"loss": 0.5}) is True
+
+
+@pytest.mark.parametrize("answer", [b"", b"{}", b'{"stop": "yes"}', b"[true]"])
+def test_metrics_refuse_an_answer_that_is_not_a_stop_flag(server, client, answer):
+    server.script[PREFIX + "/metrics"] = [(200, JSON, answer)]
+    with pytest.raises(EngineError, match=r'POST /metrics answered .*, not \{"stop": true\|false\}'):
+        client.metrics(1, {"loss": 1.0})
 
 
 def test_reward_count_mismatch_is_an_error(server, client):
