@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { Sha256Hex } from "./manifest";
+import { EndpointName } from "./pipeline";
 
 export const TRAINING_STAGES = ["sft", "opd", "grpo", "ink-grpo"] as const;
 export const TrainingStage = z.enum(TRAINING_STAGES);
@@ -20,6 +21,30 @@ export const ModelRef = z.union([
   z.strictObject({ tiny: z.string().min(1), seed: z.number().int().nonnegative().default(0) }),
 ]);
 export type ModelRef = z.infer<typeof ModelRef>;
+
+/**
+ * An OPD teacher served by an OpenAI-compatible endpoint the operator configured (the trainer's
+ * `TRAINER_TEACHER_ENDPOINTS`), which answers the top-K log-probs of given tokens (vLLM's `prompt_logprobs`): named
+ * here, never given by URL, so its key only goes where the operator put it. `model` is the name the server serves
+ * the teacher as; absent, the endpoint's configured model.
+ */
+export const TeacherEndpointRef = z.strictObject({
+  endpoint: EndpointName,
+  model: z.string().min(1).optional(),
+});
+export type TeacherEndpointRef = z.infer<typeof TeacherEndpointRef>;
+
+/** OPD's teacher: a model the engine loads (`{path}`, `{tiny}`), or one served at a named endpoint. */
+export const TeacherRef = z.union([...ModelRef.options, TeacherEndpointRef], {
+  error: (issue) => {
+    const input = issue.input;
+    if (typeof input !== "object" || input === null) return undefined;
+    if (["baseUrl", "url"].some((key) => key in input))
+      return 'a spec names a teacher endpoint the operator configured (TRAINER_TEACHER_ENDPOINTS), which holds its URL and key, and never a URL: write "teacher": { "endpoint": "<name>" }';
+    return 'a teacher is { "path" }, { "tiny", "seed" } or { "endpoint", "model"? }';
+  },
+});
+export type TeacherRef = z.infer<typeof TeacherRef>;
 
 /**
  * Dataset versions by role: `train` (chat SFT set; OPD's dataset responses), `prompts` (RL prompts: OPD's
@@ -117,7 +142,7 @@ export const TrainingRunSpec = z
     name: z.string().min(1).max(200).optional(),
     stage: TrainingStage,
     model: ModelRef,
-    teacher: ModelRef.optional(),
+    teacher: TeacherRef.optional(),
     reference: ModelRef.optional(),
     datasets: DatasetRoles,
     hyper: TrainingHyper,
@@ -146,6 +171,21 @@ export const TrainingRunSpec = z
           path: ["teacher"],
           message: "on-policy distillation needs a teacher model",
         });
+      if (spec.teacher && "endpoint" in spec.teacher) {
+        if (spec.hyper.topK === 0)
+          ctx.addIssue({
+            code: "custom",
+            path: ["hyper", "topK"],
+            message:
+              "a teacher endpoint (teacher.endpoint) serves its top-K log-probs only: set topK above 0 (vLLM serves up to its --max-logprobs, 20 by default)",
+          });
+        if (spec.hyper.teacherOffload)
+          ctx.addIssue({
+            code: "custom",
+            path: ["hyper", "teacherOffload"],
+            message: "a teacher endpoint (teacher.endpoint) has no weights here to offload",
+          });
+      }
       if (!spec.datasets.train && !spec.datasets.prompts)
         ctx.addIssue({
           code: "custom",

@@ -3,9 +3,9 @@
  * with the variable that is wrong.
  */
 import { delimiter, resolve } from "node:path";
-import type { TeacherEndpoints } from "@sovereign/teacher";
+import { EndpointUrl, type TeacherEndpoints, TeacherEndpointsVariable } from "@sovereign/teacher";
 import { z } from "zod";
-import { EndpointUrl, readEndpoints, TeacherEndpointsFile, teacherEndpoints } from "./teacher-config";
+import { teacherEndpoints } from "./teacher-config";
 
 const bytes = z.coerce.number().int().positive();
 
@@ -62,12 +62,7 @@ export const ConfigSchema = z.object({
     .optional()
     .transform((v) => (v ? v : undefined)),
   /** Further teacher endpoints by name: JSON, or the path of a JSON file (`TeacherEndpointsFile`). */
-  CURATOR_TEACHER_ENDPOINTS: z
-    .string()
-    .trim()
-    .optional()
-    .transform((v, ctx) => (v ? readEndpoints(v, ctx) : undefined))
-    .pipe(TeacherEndpointsFile.optional()),
+  CURATOR_TEACHER_ENDPOINTS: TeacherEndpointsVariable,
   /**
    * `on`: every route but /health and the API reference needs an API token of a role it allows (create the
    * first with `curator token create --role admin`); `off`: no tokens asked for, for a local demo only.

@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { endpointsWithKeys, TeacherEndpoints, TeacherEndpointsVariable } from "@sovereign/teacher";
 import { z } from "zod";
 
 const optionalText = z
@@ -57,6 +58,11 @@ export const ConfigSchema = z.object({
   TRAINER_JUDGE_BASE_URL: optionalText.pipe(z.url().optional()),
   TRAINER_JUDGE_MODEL: optionalText,
   /**
+   * Teacher endpoints OPD specs may name (`"teacher": {"endpoint": "<name>"}`), as JSON or the path of a JSON file:
+   * `{name: {baseUrl, model?, apiKeyEnv?}}`, each key read from the variable its `apiKeyEnv` names.
+   */
+  TRAINER_TEACHER_ENDPOINTS: TeacherEndpointsVariable,
+  /**
    * `on`: the runs API needs an API token of a role its rule allows (policy.ts; tokens are those of the database
    * the trainer opens, made with `trainer token create` or, on a shared database, `curator token create`);
    * `off`: no tokens asked for, for a local machine only. The engine protocol always checks its engine token.
@@ -87,6 +93,10 @@ export type TrainerConfig = {
   judge: { baseUrl: string; model: string } | undefined;
   /** Where `trainer export --push` sends models: `HF_ENDPOINT` (unset: huggingface.co) and `HF_TOKEN`. */
   hub: { endpoint: string | undefined; token: string | undefined };
+  /** The teacher endpoints specs name; their URLs and keys come from here only. */
+  teachers: TeacherEndpoints;
+  /** The variables holding those keys: an engine gets its run's key as SOVEREIGN_TEACHER_API_KEY, never these. */
+  teacherKeyVariables: string[];
   /** Whether API tokens are asked for (TRAINER_AUTH). */
   auth: boolean;
   logLevel: z.infer<typeof ConfigSchema>["LOG_LEVEL"];
@@ -120,6 +130,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration:\n${lines}`);
   }
   const e = parsed.data;
+  const { endpoints, problems } = endpointsWithKeys(
+    "TRAINER_TEACHER_ENDPOINTS",
+    e.TRAINER_TEACHER_ENDPOINTS,
+    env,
+  );
+  if (problems.length)
+    throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
   const curatorDir = resolve(e.CURATOR_DATA_DIR);
   const dataDir = resolve(e.TRAINER_DATA_DIR);
   return {
@@ -148,6 +165,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         ? { baseUrl: e.TRAINER_JUDGE_BASE_URL, model: e.TRAINER_JUDGE_MODEL }
         : undefined,
     hub: { endpoint: e.HF_ENDPOINT, token: e.HF_TOKEN },
+    teachers: new TeacherEndpoints(endpoints),
+    teacherKeyVariables: Object.values(e.TRAINER_TEACHER_ENDPOINTS ?? {}).flatMap((endpoint) =>
+      endpoint.apiKeyEnv ? [endpoint.apiKeyEnv] : [],
+    ),
     auth: e.TRAINER_AUTH === "on",
     logLevel: e.LOG_LEVEL,
   };

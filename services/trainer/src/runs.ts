@@ -8,6 +8,7 @@ import type { Database } from "@sovereign/db";
 import { notFound, ServiceError } from "@sovereign/http";
 import { type TrainingRunSpec, tables } from "@sovereign/schemas";
 import { canonicalJson, sha256Hex } from "@sovereign/shards";
+import { TeacherEndpoints, type TeacherTarget } from "@sovereign/teacher";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { exportSummary, type ModelExport } from "./export";
 import { pinnedVersions, type VersionSource } from "./versions";
@@ -66,10 +67,15 @@ export class TrainingRuns {
   constructor(
     private readonly db: Database,
     private readonly versions: VersionSource = { db },
+    private readonly teachers: TeacherEndpoints = new TeacherEndpoints(),
   ) {}
 
-  /** Queue a run; every dataset hash must be a committed or published registry version of the right kind. */
+  /**
+   * Queue a run; every dataset hash must be a committed or published registry version of the right kind, and a
+   * teacher endpoint one the operator configured.
+   */
   async create(spec: TrainingRunSpec): Promise<RunSummary> {
+    this.servedTeacher(spec);
     await pinnedVersions(this.versions, spec.datasets);
     const [row] = await this.db
       .insert(trainingRuns)
@@ -85,6 +91,31 @@ export class TrainingRuns {
       .returning();
     if (!row) throw new Error("the run was not recorded");
     return summary(row);
+  }
+
+  /**
+   * The endpoint serving the spec's teacher, with its key and the model asked for (the spec's, else the endpoint's);
+   * undefined when the teacher is a model. An endpoint the configuration lacks, or one without a model when the
+   * spec names none, is refused naming the field.
+   */
+  servedTeacher(spec: TrainingRunSpec): TeacherTarget | undefined {
+    if (!spec.teacher || !("endpoint" in spec.teacher)) return undefined;
+    const { endpoint: name, model } = spec.teacher;
+    const endpoint = this.teachers.get(name);
+    if (!endpoint) {
+      const known = this.teachers.names;
+      throw new ServiceError(
+        "BAD_REQUEST",
+        `teacher.endpoint: no teacher endpoint ${JSON.stringify(name)} is configured (TRAINER_TEACHER_ENDPOINTS ${known.length ? `has ${known.join(", ")}` : "names none"})`,
+      );
+    }
+    const asked = model ?? endpoint.model;
+    if (!asked)
+      throw new ServiceError(
+        "BAD_REQUEST",
+        `teacher.model: endpoint ${name} configures no model; name the one it serves the teacher as`,
+      );
+    return this.teachers.target(name, asked);
   }
 
   async list(options: { status?: TrainingStatus; limit?: number } = {}): Promise<RunSummary[]> {

@@ -45,7 +45,7 @@ export async function openTrainer(
   const versions = config.curatorUrl
     ? { curatorUrl: config.curatorUrl, ...(config.curatorToken ? { curatorToken: config.curatorToken } : {}) }
     : { db: database.db };
-  const runs = new TrainingRuns(database.db, versions);
+  const runs = new TrainingRuns(database.db, versions, config.teachers);
   const data = new DataPlane({ store, cacheDir: config.cacheDir });
   const judge = config.judge
     ? makeJudge({

@@ -36,6 +36,26 @@ type Active = {
   tail: string[];
 };
 
+/** Where an engine finds the key of its run's teacher endpoint (docs/engine-protocol.md). */
+export const TEACHER_API_KEY_ENV = "SOVEREIGN_TEACHER_API_KEY";
+
+/**
+ * An engine's environment: the service's own, with the run's engine token and the key of the run's teacher
+ * endpoint (when it has one) as SOVEREIGN_TEACHER_API_KEY, and without the variables holding teacher endpoints'
+ * keys, so a run's engine holds no key but its own teacher's.
+ */
+export function engineEnvironment(
+  base: NodeJS.ProcessEnv,
+  token: string,
+  teacherKey: string | null,
+  keyVariables: string[],
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base, SOVEREIGN_ENGINE_TOKEN: token, PYTHONUNBUFFERED: "1" };
+  for (const name of [...keyVariables, TEACHER_API_KEY_ENV]) delete env[name];
+  if (teacherKey) env[TEACHER_API_KEY_ENV] = teacherKey;
+  return env;
+}
+
 export class Supervisor {
   private readonly active = new Map<string, Active>();
   private timer: NodeJS.Timeout | undefined;
@@ -141,9 +161,12 @@ export class Supervisor {
     const log = logger.child({ run: row.id });
     const runDir = join(config.runsDir, row.id);
     const logPath = join(runDir, `engine-${row.attempts}.log`);
+    let teacherKey: string | null = null;
     try {
       await mkdir(runDir, { recursive: true });
       await runs.setLogPath(row.id, logPath);
+      // The endpoint may have left the configuration since the run was queued.
+      teacherKey = runs.servedTeacher(row.spec)?.apiKey ?? null;
       const versions = await pinnedVersions(this.options.versions, row.datasets);
       await fetchVersionFiles(this.options.versions, this.options.store, versions);
       await verifyPinned(this.options.store, versions);
@@ -206,7 +229,7 @@ export class Supervisor {
       (resolve) => {
         const child = spawn(python, args, {
           cwd: dir,
-          env: { ...process.env, SOVEREIGN_ENGINE_TOKEN: token, PYTHONUNBUFFERED: "1" },
+          env: engineEnvironment(process.env, token, teacherKey, config.teacherKeyVariables),
           stdio: ["ignore", "pipe", "pipe"],
           // A process group of its own: the terminal's Ctrl-C reaches this service, which asks the engine to
           // stop, instead of interrupting the ranks mid-step.

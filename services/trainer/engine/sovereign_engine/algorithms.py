@@ -111,7 +111,7 @@ class RunConfig:
     hyper: Hyper = field(default_factory=Hyper)
     seed: int = 0
     seq_len: int = 0  # tokens per packed row; the frames carry their own shapes
-    teacher: Optional[Dict[str, Any]] = None  # OPD, same shape as model
+    teacher: Optional[Dict[str, Any]] = None  # OPD: same shape as model, or {"endpoint": {"name", "baseUrl", ...}}
     reference: Optional[Dict[str, Any]] = None  # GRPO with klCoef > 0; None: the starting model
     resume: Optional[Dict[str, Any]] = None  # {"step", "path"} of the checkpoint to continue from
     checkpoint_dir: str = "checkpoints"
@@ -180,8 +180,9 @@ def teacher_topk(hidden: torch.Tensor, weight: torch.Tensor, k: int, chunk_size:
     return ids, logprobs
 
 
-def frozen(model: Optional[nn.Module]) -> Optional[nn.Module]:
-    if model is not None:
+def frozen(model):
+    """A model made eval-mode and gradient-free; a served teacher (not a module) has nothing to freeze."""
+    if isinstance(model, nn.Module):
         model.eval().requires_grad_(False)
     return model
 
@@ -287,15 +288,25 @@ class OPD(Stage):
     """On-policy distillation: per step, with probability `lambda` the student's own completions of the step's
     prompts, else the dataset's rows; the loss is the divergence from a frozen teacher at the trained tokens.
 
-    The reported `kl` is always the full-vocabulary KL(teacher || student) per token, whatever the loss is.
+    With a teacher model, the reported `kl` is the full-vocabulary KL(teacher || student) per token, whatever the
+    loss is.
     With `teacherOffload` the teacher lives on the CPU and visits the device for each forward; a full-vocabulary
     loss then keeps a device copy of its head weight until the backward.
+
+    The teacher may instead be served (a RemoteTeacher in place of the model: its `submit(ids, position_ids, mask,
+    k)` gives what `teacher_topk` gives for the distilled positions). Each micro-batch's top-K is asked for before
+    the step's first forward, so the requests overlap the student's work, and the step reports `kl_topk`, the
+    forward KL over the teacher's top K and the tail bucket (at most the full KL), in place of `kl`.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.teacher is None:
             raise ValueError("OPD needs a teacher model")
+        self.served = not isinstance(self.teacher, nn.Module)
+        if self.served and (not self.hyper.top_k or self.hyper.teacher_offload):
+            raise ValueError("a teacher endpoint serves its top-K log-probs only: it needs topK > 0 and no "
+                             "teacherOffload")
         self.counters.update(steps=0, sampled_steps=0)
 
     @contextmanager
@@ -309,20 +320,27 @@ class OPD(Stage):
         finally:
             self.teacher.to("cpu")
 
-    def distill_loss(self, ids, position_ids, mask, scale: float, sums: Dict[str, float]) -> torch.Tensor:
+    def distill_loss(self, ids, position_ids, mask, scale: float, sums: Dict[str, float],
+                     served=None) -> torch.Tensor:
         h = self.hyper
         hidden, weight = self.forward(self.model, ids, position_ids)
         rows = mask.reshape(-1).nonzero().squeeze(1)
         student = hidden.index_select(0, rows)
-        with self.teacher_on_device(), torch.no_grad():
-            t_hidden, t_weight = self.forward(self.teacher, ids, position_ids)
-            t_hidden = t_hidden.index_select(0, rows)
-            sums["kl"] += float(linear_divergence(student, weight, t_hidden, t_weight, reduction="sum"))
-            if h.top_k:
-                top_ids, top_logprobs = teacher_topk(t_hidden, t_weight, h.top_k)
-            elif h.teacher_offload:
-                # Moving the teacher back would move this very parameter's storage off the device.
-                t_weight = t_weight.clone()
+        if served is not None:
+            top_ids, top_logprobs = (t.to(self.device) for t in served.result())
+            with torch.no_grad():
+                sums["kl_topk"] += float(linear_topk_divergence(student, weight, top_ids, top_logprobs,
+                                                                reduction="sum"))
+        else:
+            with self.teacher_on_device(), torch.no_grad():
+                t_hidden, t_weight = self.forward(self.teacher, ids, position_ids)
+                t_hidden = t_hidden.index_select(0, rows)
+                sums["kl"] += float(linear_divergence(student, weight, t_hidden, t_weight, reduction="sum"))
+                if h.top_k:
+                    top_ids, top_logprobs = teacher_topk(t_hidden, t_weight, h.top_k)
+                elif h.teacher_offload:
+                    # Moving the teacher back would move this very parameter's storage off the device.
+                    t_weight = t_weight.clone()
         kw = dict(kind=h.divergence, beta=h.beta, reduction="sum")
         if h.top_k:
             loss = linear_topk_divergence(student, weight, top_ids, top_logprobs, **kw)
@@ -343,17 +361,17 @@ class OPD(Stage):
             ids, labels, position_ids = self.rows(self.data.batch(step, "train"))
             mask = labels != -100
         tokens = int(mask.sum())
-        losses = [
-            partial(self.distill_loss, ids[s], None if position_ids is None else position_ids[s], mask[s],
-                    1.0 / max(tokens, 1), sums)
-            for s in micro_batches(len(ids), self.hyper.grad_accum)
-        ]
+        slices = micro_batches(len(ids), self.hyper.grad_accum)
+        rows = [(ids[s], None if position_ids is None else position_ids[s], mask[s]) for s in slices]
+        served = [self.teacher.submit(*r, self.hyper.top_k) if self.served else None for r in rows]
+        losses = [partial(self.distill_loss, *r, 1.0 / max(tokens, 1), sums, p) for r, p in zip(rows, served)]
         accumulate_gradients(self.model, losses)
         grad_norm = self.update()
         self.counters["steps"] += 1
         self.counters["sampled_steps"] += int(sampled)
+        kl = "kl_topk" if self.served else "kl"
         metrics = {
-            "loss": sums["loss"], "kl": sums["kl"] / max(tokens, 1), "grad_norm": grad_norm,
+            "loss": sums["loss"], kl: sums[kl] / max(tokens, 1), "grad_norm": grad_norm,
             "sampled_fraction": self.counters["sampled_steps"] / self.counters["steps"],
         }
         return self.finish(started, tokens, metrics)

@@ -30,6 +30,7 @@ from .models import CausalLM, attention_implementation, init_model, tiny_config
 from .optim import (
     WarmupCosine, build_optimizer, build_scheduler, load_training_state, save_training_checkpoint, unwrap,
 )
+from .remote_teacher import RemoteTeacher
 
 EXIT_SIGTERM = 143  # 128 + SIGTERM, what a shell reports for a process killed by it
 
@@ -181,8 +182,12 @@ def _run(config, data, rewards, sink, flag, rank, world, device) -> int:
     if config.stage == "opd":
         if not config.teacher:
             raise ValueError("stage 'opd' needs a teacher model")
-        teacher_device = torch.device("cpu") if h.teacher_offload else device
-        teacher = load_model(config.teacher, teacher_device, frozen_dtype, attention)
+        if "endpoint" in config.teacher:  # served: no teacher weights here
+            vocab = model.lm_head_weight().shape[0]
+            teacher = RemoteTeacher.from_endpoint(config.teacher["endpoint"], vocab_size=vocab)
+        else:
+            teacher_device = torch.device("cpu") if h.teacher_offload else device
+            teacher = load_model(config.teacher, teacher_device, frozen_dtype, attention)
     if config.stage in ("grpo", "ink-grpo") and h.kl_coef > 0:
         reference = load_model(config.reference or config.model, device, frozen_dtype, attention)
 

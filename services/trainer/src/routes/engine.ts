@@ -86,11 +86,15 @@ export function registerEngineRoutes(app: TrainerApp) {
     const checkpoints = await c.get("runs").checkpoints(row.id);
     const last = checkpoints.at(-1);
     const tokenizer = await loadQwen3Tokenizer();
+    // A served teacher: where and what to ask, never its key (the engine has it in SOVEREIGN_TEACHER_API_KEY).
+    const served = c.get("runs").servedTeacher(spec);
     return c.json({
       run: row.id,
       stage: spec.stage,
       model: spec.model,
-      teacher: spec.teacher ?? null,
+      teacher: served
+        ? { endpoint: { name: served.endpoint, baseUrl: served.baseUrl, model: served.model } }
+        : (spec.teacher ?? null),
       reference: spec.reference ?? null,
       resume: last ? { step: last.step, path: last.path } : null,
       seed: spec.seed,
