@@ -187,12 +187,10 @@ export class Supervisor {
             "torch.distributed.run",
             // A rendezvous on a free local port, so concurrent runs do not collide.
             "--standalone",
-            // The underscore spellings are the ones torch 1.x accepts too.
             "--nproc_per_node",
             String(procs),
             // Each rank's stderr (its log and any traceback) to a file of its own under the run's folder, and
-            // teed to this log. Only stderr: torch 1.13 under Python 3.11 reads the flag values 0 (none) and 3
-            // (both) as None and fails to start.
+            // teed to this log.
             "--log_dir",
             join(runDir, `ranks-${row.attempts}`),
             "--redirects",
