@@ -22,8 +22,13 @@ IDS = torch.randint(0, 151936, (2, 9), generator=torch.Generator().manual_seed(3
 
 @pytest.fixture
 def one_rank():
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    with process_group(device, 0, 1):
+    with process_group(torch.device("cpu"), 0, 1):
+        yield
+
+
+@pytest.fixture
+def one_gpu():
+    with process_group(torch.device("cuda"), 0, 1):
         yield
 
 
@@ -114,11 +119,11 @@ def test_clipping_a_sharded_model_matches_torch_on_the_plain_one(one_rank):
 
 
 @CUDA
-def test_cuda_computes_in_bf16_over_fp32_masters_and_fp32_gradients(one_rank):
+def test_cuda_computes_in_bf16_over_fp32_masters_and_fp32_gradients(one_gpu):
     device = torch.device("cuda")
     model = shard(init_model(tiny_config("tiny"), 0), device, trainable=True)
-    dtypes = []
-    layer_modules(model)[0].register_forward_hook(lambda module, args, out: dtypes.append(
+    dtypes = []  # the parameters an MLP computes with, inside its layer's forward (the layer unsharded)
+    layer_modules(model)[0].mlp.register_forward_hook(lambda module, args, out: dtypes.append(
         {p.dtype for p in module.parameters()}))
     ids = IDS.to(device)
     with autocast(device):
@@ -139,7 +144,7 @@ def test_cuda_computes_in_bf16_over_fp32_masters_and_fp32_gradients(one_rank):
 
 
 @CUDA
-def test_cuda_rollout_cache_is_bf16_on_the_sharded_model(one_rank, monkeypatch):
+def test_cuda_rollout_cache_is_bf16_on_the_sharded_model(one_gpu, monkeypatch):
     model = shard(init_model(tiny_config("tiny"), 0, attention="sdpa"), torch.device("cuda"), trainable=True)
     seen, real = [], F.scaled_dot_product_attention
 
