@@ -160,13 +160,13 @@ def all_sum(values: Dict[str, float]) -> Dict[str, float]:
     return dict(zip(names, total.tolist()))
 
 
-def any_rank(flag: bool) -> bool:
-    """Whether any rank has the flag set: all ranks then take the same branch."""
+def any_rank(*flags: bool) -> List[bool]:
+    """For each flag, whether any rank has it set: all ranks then take the same branch, for the same reason."""
     if world_size() == 1:
-        return flag
-    value = torch.tensor([int(flag)], device=_collective_device())
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item())
+        return list(flags)
+    values = torch.tensor([int(f) for f in flags], device=_collective_device())
+    dist.all_reduce(values, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in values.tolist()]
 
 
 def all_gather_objects(value: Any) -> List[Any]:

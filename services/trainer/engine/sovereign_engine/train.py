@@ -174,12 +174,13 @@ def _run(config, data, rewards, sink, flag, rank, device) -> int:
         metrics = stage.step(step)
         # The service answers rank 0's metrics with whether the run is to stop (cancelled, or the service stopping).
         asked = rank == 0 and bool(sink.metrics(step, metrics))
-        stopping = any_rank(flag.set or asked) and step < config.total_steps
+        signalled, asked = any_rank(flag.set, asked)
+        stopping = (signalled or asked) and step < config.total_steps
         last = step == config.total_steps
         if stopping or last or (h.checkpoint_every and step % h.checkpoint_every == 0):
             save(step, consolidated=stopping or last)
         if stopping:
-            why = "by SIGTERM" if flag.set else "at the service's request" if asked else "by another rank"
+            why = "by SIGTERM" if signalled else "at the service's request"
             sink.status("failed", f"stopped {why} after step {step} of {config.total_steps}, checkpoint saved")
             return EXIT_SIGTERM
     sink.status("succeeded", f"{config.total_steps} steps")
