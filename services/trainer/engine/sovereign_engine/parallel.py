@@ -18,6 +18,7 @@ count over all ranks, so each rank's loss is its tokens' sum over that global co
 before backward (`accumulate_gradients` in optim.py) to cancel the average.
 """
 
+import gc
 import os
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Tuple
@@ -67,6 +68,9 @@ def process_group(device: torch.device, rank: int, world: int) -> Iterator[None]
         if world > 1:  # none tears the group down while another still talks to its store (rank 0 may hold it)
             dist.barrier()
     finally:
+        # Sharded models keep their meshes, and so the group, in reference cycles: collected now, while the group
+        # is whole, instead of at interpreter exit.
+        gc.collect()
         dist.destroy_process_group()
 
 

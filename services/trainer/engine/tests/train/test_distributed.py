@@ -10,13 +10,13 @@ one rank, or the service's answer to rank 0) makes both ranks checkpoint the sam
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
 from safetensors.torch import load_file
 
 from sovereign_engine.algorithms import RunConfig
@@ -39,17 +39,14 @@ CASES = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def launch(folder: Path, spec: dict, world: int = 2, timeout: float = 600):
-    """Runs the spec's ranks as processes; their exit statuses and what each wrote."""
+    """Runs the spec's ranks as processes; their exit statuses and what each wrote. As under torch's launcher, the
+    ranks' rendezvous store is served from outside them (here, this process), so none outlives another's."""
     folder.mkdir(parents=True)
     (folder / "spec.json").write_text(json.dumps({**spec, "out": str(folder)}))
-    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
+    store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False)
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(store.port),
+           "TORCHELASTIC_USE_AGENT_STORE": "True"}
     procs = []
     for rank in range(world):
         with open(folder / f"rank-{rank}.log", "w") as log:
@@ -61,6 +58,7 @@ def launch(folder: Path, spec: dict, world: int = 2, timeout: float = 600):
         for p in procs:
             if p.poll() is None:
                 p.kill()
+        del store
     logs = "\n".join((folder / f"rank-{r}.log").read_text()[-3000:] for r in range(world))
     assert all(code in (0, EXIT_SIGTERM) for code in codes), f"exit statuses {codes}\n{logs}"
     return codes, [json.loads((folder / f"rank-{r}.json").read_text()) for r in range(world)]
