@@ -154,7 +154,7 @@ describe("training runs", () => {
       rowsPerStep: 2,
       seed: 3,
       tokenizerVocab: 151_669,
-      hyper: { lr: 2e-2, warmupSteps: 2, checkpointEvery: 6 },
+      hyper: { lr: 2e-2, warmupSteps: 2, checkpointEvery: 6, cpuOffload: false, teacherOffload: false },
       resume: null,
     });
     // The supervisor may have begun preparing the run before the cancel: resume once it has settled.
