@@ -103,7 +103,10 @@ export const TrainingHyper = z.strictObject({
   clipGradNorm: z.number().nonnegative().default(1),
   /** Micro-batches each step's rows (or rollouts) are split into on a rank. */
   gradAccum: z.number().int().positive().default(1),
+  /** Each decoder layer's activations recomputed in backward instead of kept. */
   gradientCheckpointing: z.boolean().default(false),
+  /** The trained model's shards, gradients and AdamW state in host memory (CUDA; no effect on a CPU run). */
+  cpuOffload: z.boolean().default(false),
   /** transformers' attention implementation; `auto`: flash_attention_2 on CUDA where installed, else sdpa. */
   attention: z.enum(["auto", "sdpa", "eager", "flex_attention", "flash_attention_2"]).default("auto"),
   /** Steps between checkpoints; one is always written at the end. 0: only at the end. */
@@ -122,6 +125,7 @@ export const TrainingHyper = z.strictObject({
   beta: fraction.default(0.5),
   /** OPD: distil against the teacher's top-K tokens (renormalized, with a tail bucket); 0: the full vocabulary. */
   topK: z.number().int().nonnegative().default(0),
+  /** The frozen models' shards (OPD's teacher, GRPO's reference) in host memory, one layer on the GPU at a time. */
   teacherOffload: z.boolean().default(false),
   /** GRPO: samples per prompt, the ratio's clip range, k3 KL to the reference model, updates per rollout batch. */
   groupSize: z.number().int().min(2).default(8),

@@ -177,7 +177,7 @@ describe("training runs", () => {
       tokenizerVocab: 151_669,
       // Qwen3's <|im_end|> and <|endoftext|>, as the data plane's tokenizer encodes them.
       stopIds: [151_645, 151_643],
-      hyper: { lr: 2e-2, warmupSteps: 2, checkpointEvery: 6 },
+      hyper: { lr: 2e-2, warmupSteps: 2, checkpointEvery: 6, cpuOffload: false, teacherOffload: false },
       resume: null,
     });
     // The supervisor may have begun preparing the run before the cancel: resume once it has settled.
@@ -250,10 +250,15 @@ describe("training runs", () => {
       const last = (losses[10] as number) + (losses[11] as number);
       expect(last).toBeLessThan(first * 0.5);
       expect(run.checkpoints.map((c) => c.step)).toEqual([6, 12]);
+      // Every checkpoint holds the sharded training state; the last one also the HF weights a server loads.
       for (const checkpoint of run.checkpoints)
         expect(checkpoint.files.map((f) => f.name)).toEqual(
-          expect.arrayContaining(["config.json", "model.safetensors"]),
+          expect.arrayContaining(["config.json", "state/.metadata", "trainer_state-rank0.pt"]),
         );
+      expect(run.checkpoints.map((c) => c.files.some((f) => f.name === "model.safetensors"))).toEqual([
+        false,
+        true,
+      ]);
       expect(run.progress).toMatchObject({ step: 12, totalSteps: 12 });
     });
 
@@ -314,13 +319,12 @@ describe("training runs", () => {
         await ddp?.cleanup();
       });
 
-      it("trains data-parallel to the one-rank losses", async () => {
+      it("trains sharded to the one-rank losses", async () => {
         const res = await ddp.post("/v1/training/runs", sftSpec(same));
         const run = await waitForRun(ddp, ((await res.json()) as { id: string }).id);
         expect(run.status, `${run.error}\n${run.logTail}`).toBe("succeeded");
-        // Each step's two rows go one to each rank. Every row holds the same number of trained tokens, so the
-        // mean of the ranks' token means is the one-rank token mean, and DDP's averaged gradient is the one-rank
-        // gradient: the runs agree step for step, up to the order of floating-point sums.
+        // Each step's two rows go one to each rank. The loss is the token mean over both ranks' rows and the
+        // gradient that of the one rank: the runs agree step for step, up to the order of floating-point sums.
         const losses = rank0Losses(run);
         expect(losses).toHaveLength(uninterrupted.length);
         for (const [i, loss] of losses.entries()) expect(loss).toBeCloseTo(uninterrupted[i] as number, 3);

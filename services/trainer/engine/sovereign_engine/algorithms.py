@@ -1,19 +1,26 @@
 """Training stages (SFT, on-policy distillation, GRPO, InK-GRPO) and the run configuration they read.
 
-A stage runs one step at a time: `stage.step(step)` fetches the step's batch from a DataSource, runs forward and
-backward over its micro-batches, steps the optimizer and the schedule, and returns the step's metrics. Every
-loss is a token mean over the whole step (each micro-batch's sum divided by the step's token count), so the
-number of micro-batches never changes the update. Forwards run under bf16 autocast on CUDA and in fp32 on the
-CPU; the LM-head kernels then get bf16 hidden states and head weights on CUDA (the same math in forward and
-backward), fp32 on the CPU.
+A stage runs one step at a time: `stage.step(step)` fetches this rank's share of the step's batch from a
+DataSource, runs forward and backward over its micro-batches, steps the optimizer and the schedule, and returns the
+step's metrics. Every loss is a token mean over the whole step on all ranks: each micro-batch's sum is divided by
+the step's token count over all ranks (counted first), so neither the number of micro-batches nor the number of
+ranks, nor how the tokens fall on them, changes the update. Metrics are run-wide: sums are summed over ranks and
+means divided by the run-wide counts, so every rank reports the same values. Forwards run under bf16 autocast on
+CUDA and in fp32 on the CPU; the LM-head kernels then get bf16 hidden states and head weights on CUDA (the same
+math in forward and backward), fp32 on the CPU.
+
+Random draws are functions of the run's seed and the step (and, for sampling, of the prompt's position in the
+step's prompts over all ranks and of the sample's index in its group), never of the rank: a run samples the same
+rollouts on any number of ranks, and a resumed run replays them.
 """
 
 import hashlib
 import keyword
+import math
 import re
 import time
 from collections import defaultdict
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 from functools import partial
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -28,7 +35,8 @@ from .kernels import (
 )
 from .kernels.linear_divergence import KINDS
 from .models import ATTENTION
-from .optim import accumulate_gradients, clip_grad_norm, current_lr, micro_batches, unwrap
+from .optim import accumulate_gradients, clip_grad_norm, current_lr, micro_batches
+from .parallel import all_sum, gather_counts, gathered, release, world_size
 from .sampler import sample
 
 
@@ -53,7 +61,8 @@ class Hyper:
     adam_eps: float = 1e-8
     clip_grad_norm: float = 1.0  # 0: no clipping (the norm is still reported)
     grad_accum: int = 1  # micro-batches each step's rows (or rollouts) are split into
-    gradient_checkpointing: bool = False  # recompute layer activations in backward
+    gradient_checkpointing: bool = False  # recompute each decoder layer's activations in backward
+    cpu_offload: bool = False  # the trained model's parameters, gradients and AdamW state in host memory (CUDA)
     attention: str = "auto"  # attn_implementation; "auto": flash_attention_2 on CUDA if it imports, else sdpa
     checkpoint_every: int = 0  # steps between checkpoints; 0: only at the end
     # sampling (OPD's on-policy batches, GRPO's rollouts)
@@ -66,7 +75,7 @@ class Hyper:
     divergence: str = "forward_kl"  # "forward_kl" (KL(teacher || student)), "reverse_kl" or "jsd"
     beta: float = 0.5  # jsd mixture weight
     top_k: int = 0  # 0: the teacher's full distribution; K: its top-K plus a tail bucket
-    teacher_offload: bool = False  # keep the teacher on the CPU between its forwards
+    teacher_offload: bool = False  # frozen models (OPD's teacher, GRPO's reference) in host memory (CUDA)
     # GRPO
     group_size: int = 8  # samples per prompt
     eps_low: float = 0.2  # ratio clip range [1 - eps_low, 1 + eps_high]
@@ -188,16 +197,21 @@ def frozen(model):
 
 
 class Stage:
-    """Shared machinery: forwards, cross-entropy micro-batches, sampling, the optimizer update, saved state."""
+    """Shared machinery: forwards, cross-entropy micro-batches, sampling, the optimizer update, saved state.
 
-    def __init__(self, model: nn.Module, optimizer, scheduler, config: RunConfig, data: DataSource, *, rank: int = 0,
-                 rewards: Optional[RewardSource] = None, teacher: Optional[nn.Module] = None,
-                 reference: Optional[nn.Module] = None):
-        self.model = model  # what training forwards go through: the model or its DDP wrapper
-        self.policy = unwrap(model)  # the model itself: head weight, sampling
-        self.device = self.policy.lm_head_weight().device
+    The models are FSDP-sharded in a run (train.py) and plain modules in unit tests; the same code drives both.
+    Every rank must make the same sequence of forwards and backwards, as each one all-gathers and reduce-scatters
+    the units' parameters and gradients: the ranks hold as many rows each (checked as the step's tokens are
+    counted) and take the same branches (from draws of the step, not the rank).
+    """
+
+    def __init__(self, model: nn.Module, optimizer, scheduler, config: RunConfig, data: DataSource, *,
+                 device: Optional[torch.device] = None, rewards: Optional[RewardSource] = None,
+                 teacher: Optional[nn.Module] = None, reference: Optional[nn.Module] = None):
+        self.model = model  # the trained model
+        self.device = torch.device(device) if device is not None else model.lm_head_weight().device
         self.optimizer, self.scheduler, self.config, self.hyper = optimizer, scheduler, config, config.hyper
-        self.data, self.rewards, self.rank = data, rewards, rank
+        self.data, self.rewards, self.world = data, rewards, world_size()
         self.teacher, self.reference = frozen(teacher), frozen(reference)
         self.counters: Dict[str, int] = {}  # data positions and tallies: the stage's checkpointed state
 
@@ -207,32 +221,43 @@ class Stage:
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.counters.update(state)
 
-    def generator(self, purpose: str, step: int, device="cpu") -> torch.Generator:
-        """A generator seeded from (run seed, purpose, step, and the rank for sampling, where ranks see different
-        prompts): every draw is a function of the step alone, so a resumed run, on any rank, replays it."""
-        rank = self.rank if purpose == "sample" else 0
-        key = hashlib.sha256(f"{self.config.seed}:{purpose}:{rank}:{step}".encode()).digest()
-        return torch.Generator(device).manual_seed(int.from_bytes(key[:8], "little") >> 1)
+    def seed(self, purpose: str, step: int, *more: int) -> int:
+        """A seed from (run seed, purpose, step, more): every draw is a function of these alone, so a resumed run
+        replays it, on any number of ranks."""
+        key = hashlib.sha256(":".join(map(str, (self.config.seed, purpose, step, *more))).encode()).digest()
+        return int.from_bytes(key[:8], "little") >> 1
+
+    def generator(self, purpose: str, step: int) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed(purpose, step))
 
     def forward(self, model: nn.Module, ids: torch.Tensor, position_ids: Optional[torch.Tensor]):
         with autocast(self.device):
             hidden = model(ids, position_ids)
-        return head_inputs(hidden, unwrap(model).lm_head_weight())
+        return head_inputs(hidden, model.lm_head_weight())
+
+    def global_tokens(self, tokens: int, rows: int) -> int:
+        """The step's trained tokens over all ranks, from this rank's tokens and rows. Ranks holding different
+        numbers of rows would run different numbers of micro-batches, whose collectives would never pair up."""
+        counts = gather_counts(tokens, rows)
+        if len({r for _, r in counts}) > 1:
+            raise ValueError(f"ranks hold {[r for _, r in counts]} rows: every rank needs as many (rowsPerStep "
+                             "divided evenly over the ranks)")
+        return sum(t for t, _ in counts)
 
     def rows(self, frame: Frame):
         """input_ids, labels, position_ids of a packed-rows frame, as int64 on the device."""
         return tuple(frame[name].long().to(self.device) for name in ("input_ids", "labels", "position_ids"))
 
     def cross_entropy_losses(self, frame: Frame, coef: float, sums: Dict[str, float], key: str):
-        """Loss closures for the next-token loss of a packed-rows frame (coef x token mean) and its token count;
-        each adds its share of the unscaled token mean to sums[key]."""
+        """Loss closures for the next-token loss of a packed-rows frame (coef x token mean over all ranks) and the
+        token count over all ranks; each adds its share of the unscaled token mean to sums[key]."""
         ids, labels, position_ids = self.rows(frame)
-        tokens = int((labels != -100).sum())
+        tokens = self.global_tokens(int((labels != -100).sum()), len(ids))
 
         def loss(s: slice) -> torch.Tensor:
             hidden, weight = self.forward(self.model, ids[s], position_ids[s])
             ce = linear_cross_entropy(hidden, weight, labels[s].reshape(-1), reduction="sum") / max(tokens, 1)
-            sums[key] += float(ce)
+            sums[key] += float(ce.detach())
             return coef * ce
 
         return [partial(loss, s) for s in micro_batches(len(ids), self.hyper.grad_accum)], tokens
@@ -243,27 +268,31 @@ class Stage:
         for ids in (self.hyper.stop_ids, self.config.stop_ids):
             if ids is not None:
                 return list(ids)
-        return self.policy.eos_ids()
+        return self.model.eos_ids()
 
-    def sample(self, step: int, prompts: List[List[int]]) -> List[List[int]]:
+    def sample(self, step: int, frame: Frame, group: int = 1) -> Tuple[List[List[int]], List[List[int]]]:
+        """The frame's prompts, each repeated `group` times, and a completion of each. Sample j of the prompt at
+        position p of the step draws from seed (run seed, "sample", step, p, j). The model is unsharded for the
+        whole generation, so decode steps run without collectives."""
         h = self.hyper
-        with autocast(self.device):
+        prompts = [p for p in frame.prompts() for _ in range(group)]
+        seeds = [self.seed("sample", step, p, j) for p in frame.prompt_positions() for j in range(group)]
+        with gathered(self.model), autocast(self.device):
             completions = sample(
-                self.policy, prompts, max_new_tokens=h.max_tokens, temperature=h.temperature, top_p=h.top_p,
-                stop_ids=self.stop_ids(), generator=self.generator("sample", step, self.device),
-                vocab_limit=self.config.tokenizer_vocab,
+                self.model, prompts, max_new_tokens=h.max_tokens, temperature=h.temperature, top_p=h.top_p,
+                stop_ids=self.stop_ids(), seeds=seeds, vocab_limit=self.config.tokenizer_vocab,
             )
-        return [c.tokens for c in completions]
+        return prompts, [c.tokens for c in completions]
 
     def update(self) -> float:
         """Clips, steps the optimizer and clears the gradients; returns the gradient norm before clipping."""
-        norm = clip_grad_norm(self.policy.parameters(), self.hyper.clip_grad_norm)
+        norm = clip_grad_norm(self.model.parameters(), self.hyper.clip_grad_norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return norm
 
     def finish(self, started: float, tokens: int, metrics: Dict[str, float]) -> Dict[str, float]:
-        """Advances the schedule; adds the step's lr and trained tokens per second to its metrics."""
+        """Advances the schedule; adds the step's lr and trained tokens (over all ranks) per second."""
         metrics["lr"] = current_lr(self.optimizer)
         self.scheduler.step()
         metrics["tokens_per_s"] = tokens / max(time.perf_counter() - started, 1e-9)
@@ -279,9 +308,9 @@ class SFT(Stage):
     def step(self, step: int) -> Dict[str, float]:
         started, sums = time.perf_counter(), defaultdict(float)
         losses, tokens = self.cross_entropy_losses(self.data.batch(step, "train"), 1.0, sums, "loss")
-        accumulate_gradients(self.model, losses)
+        accumulate_gradients(losses, self.world)
         grad_norm = self.update()
-        return self.finish(started, tokens, {"loss": sums["loss"], "grad_norm": grad_norm})
+        return self.finish(started, tokens, {"loss": all_sum(sums)["loss"], "grad_norm": grad_norm})
 
 
 class OPD(Stage):
@@ -289,9 +318,8 @@ class OPD(Stage):
     prompts, else the dataset's rows; the loss is the divergence from a frozen teacher at the trained tokens.
 
     With a teacher model, the reported `kl` is the full-vocabulary KL(teacher || student) per token, whatever the
-    loss is.
-    With `teacherOffload` the teacher lives on the CPU and visits the device for each forward; a full-vocabulary
-    loss then keeps a device copy of its head weight until the backward.
+    loss is. The teacher's root unit is resharded as soon as its forward's outputs are taken; a full-vocabulary loss
+    keeps a copy of the teacher's head weight until the student's backward has used it.
 
     The teacher may instead be served (a RemoteTeacher in place of the model: its `submit(ids, position_ids, mask,
     k)` gives what `teacher_topk` gives for the distilled positions). Each micro-batch's top-K is asked for before
@@ -309,17 +337,6 @@ class OPD(Stage):
                              "teacherOffload")
         self.counters.update(steps=0, sampled_steps=0)
 
-    @contextmanager
-    def teacher_on_device(self):
-        if not self.hyper.teacher_offload:
-            yield
-            return
-        self.teacher.to(self.device)
-        try:
-            yield
-        finally:
-            self.teacher.to("cpu")
-
     def distill_loss(self, ids, position_ids, mask, scale: float, sums: Dict[str, float],
                      served=None) -> torch.Tensor:
         h = self.hyper
@@ -332,43 +349,43 @@ class OPD(Stage):
                 sums["kl_topk"] += float(linear_topk_divergence(student, weight, top_ids, top_logprobs,
                                                                 reduction="sum"))
         else:
-            with self.teacher_on_device(), torch.no_grad():
+            with torch.no_grad():
                 t_hidden, t_weight = self.forward(self.teacher, ids, position_ids)
                 t_hidden = t_hidden.index_select(0, rows)
                 sums["kl"] += float(linear_divergence(student, weight, t_hidden, t_weight, reduction="sum"))
                 if h.top_k:
                     top_ids, top_logprobs = teacher_topk(t_hidden, t_weight, h.top_k)
-                elif h.teacher_offload:
-                    # Moving the teacher back would move this very parameter's storage off the device.
-                    t_weight = t_weight.clone()
+                else:
+                    t_weight = t_weight.clone()  # the storage of the unsharded head goes with the reshard below
+            release(self.teacher)
         kw = dict(kind=h.divergence, beta=h.beta, reduction="sum")
         if h.top_k:
             loss = linear_topk_divergence(student, weight, top_ids, top_logprobs, **kw)
         else:
             loss = linear_divergence(student, weight, t_hidden, t_weight, **kw)
         loss = loss * scale
-        sums["loss"] += float(loss)
+        sums["loss"] += float(loss.detach())
         return loss
 
     def step(self, step: int) -> Dict[str, float]:
         started, sums = time.perf_counter(), defaultdict(float)
         sampled = float(torch.rand((), generator=self.generator("lambda", step))) < self.hyper.lambda_
         if sampled:
-            prompts = self.data.batch(step, "prompts").prompts()
-            ids, targets = build_rows(prompts, self.sample(step, prompts))
+            ids, targets = build_rows(*self.sample(step, self.data.batch(step, "prompts")))
             ids, mask, position_ids = ids.to(self.device), (targets != -100).to(self.device), None
         else:
             ids, labels, position_ids = self.rows(self.data.batch(step, "train"))
             mask = labels != -100
-        tokens = int(mask.sum())
+        tokens = self.global_tokens(int(mask.sum()), len(ids))
         slices = micro_batches(len(ids), self.hyper.grad_accum)
         rows = [(ids[s], None if position_ids is None else position_ids[s], mask[s]) for s in slices]
         served = [self.teacher.submit(*r, self.hyper.top_k) if self.served else None for r in rows]
         losses = [partial(self.distill_loss, *r, 1.0 / max(tokens, 1), sums, p) for r, p in zip(rows, served)]
-        accumulate_gradients(self.model, losses)
+        accumulate_gradients(losses, self.world)
         grad_norm = self.update()
         self.counters["steps"] += 1
         self.counters["sampled_steps"] += int(sampled)
+        sums = all_sum(sums)
         kl = "kl_topk" if self.served else "kl"
         metrics = {
             "loss": sums["loss"], kl: sums[kl] / max(tokens, 1), "grad_norm": grad_norm,
@@ -385,9 +402,10 @@ class GRPO(Stage):
     from a no-grad forward with the same kernel as training, so the first update's ratios are exactly 1. They
     are the model's own distribution (temperature 1, no top-p), which equals the sampling distribution only
     when temperature is 1 and top-p is 1; the sampler's tempered log-probs are not used. The loss is the token
-    mean over all completion tokens of -min(ratio A, clip(ratio, 1 - epsLow, 1 + epsHigh) A), plus klCoef times
-    the k3 estimate exp(ref - logp) - (ref - logp) - 1 of KL(policy || reference). `ppoEpochs` updates reuse one
-    rollout batch at the step's learning rate; the metrics average over them.
+    mean over all completion tokens of the step, on all ranks, of -min(ratio A, clip(ratio, 1 - epsLow,
+    1 + epsHigh) A), plus klCoef times the k3 estimate exp(ref - logp) - (ref - logp) - 1 of KL(policy ||
+    reference). `ppoEpochs` updates reuse one rollout batch at the step's learning rate; the metrics average over
+    them. The reward mean and population std are over all the step's rollouts on all ranks.
     """
 
     ink = False  # InK-GRPO adds the in-domain next-token loss
@@ -421,31 +439,31 @@ class GRPO(Stage):
             sums["kl"] += float(k3.detach()[mask].sum())
         clipped = ((ratio > 1 + h.eps_high) & (a > 0)) | ((ratio < 1 - h.eps_low) & (a < 0))
         sums["clipped"] += float((clipped & mask).sum())
-        sums["entropy"] += float(entropy[mask].sum())
+        sums["entropy"] += float(entropy.detach()[mask].sum())
         loss = per_token[mask].sum() * scale
-        sums["loss"] += float(loss)
+        sums["loss"] += float(loss.detach())
         return loss
 
     def step(self, step: int) -> Dict[str, float]:
         h, started, sums = self.hyper, time.perf_counter(), defaultdict(float)
         frame = self.data.batch(step, "prompts")
-        prompts = [p for p in frame.prompts() for _ in range(h.group_size)]
+        prompts, completions = self.sample(step, frame, h.group_size)
         names = [name for name in frame.prompt_ids() for _ in range(h.group_size)]
-        completions = self.sample(step, prompts)
         rollouts = [Rollout(*item) for item in zip(names, prompts, completions)]
         rewards = torch.as_tensor(self.rewards.rewards(step, rollouts), dtype=torch.float32).reshape(-1)
         if rewards.numel() != len(rollouts):
             raise ValueError(f"reward source returned {rewards.numel()} rewards for {len(rollouts)} rollouts")
-        advantages = group_advantages(rewards, h.group_size).to(self.device)
+        advantages = group_advantages(rewards, h.group_size).to(self.device)  # a group never spans ranks
 
         ids, targets = build_rows(prompts, completions)
         ids, targets = ids.to(self.device), targets.to(self.device)
-        tokens = int((targets != -100).sum())
+        tokens = self.global_tokens(int((targets != -100).sum()), len(ids))
         slices = micro_batches(len(ids), h.grad_accum)
-        old = torch.cat([self.token_logprobs(self.policy, ids[s], targets[s]) for s in slices])
+        old = torch.cat([self.token_logprobs(self.model, ids[s], targets[s]) for s in slices])
         ref = None
         if h.kl_coef > 0:
             ref = torch.cat([self.token_logprobs(self.reference, ids[s], targets[s]) for s in slices])
+            release(self.reference)
 
         trained, grad_norms, ce_applied = tokens * h.ppo_epochs, [], 0
         ce_draws = torch.rand(h.ppo_epochs, generator=self.generator("ce", step)).tolist()  # b per update
@@ -462,17 +480,23 @@ class GRPO(Stage):
                 losses += ce_losses
                 trained += ce_tokens
                 ce_applied += 1
-            accumulate_gradients(self.model, losses)
+            accumulate_gradients(losses, self.world)
             grad_norms.append(self.update())
 
+        # Rewards over all ranks: their mean first, then the squared deviations from it.
+        counted = all_sum({"rollouts": len(rollouts), "reward": float(rewards.double().sum()),
+                           "completion_tokens": sum(map(len, completions))})
+        reward_mean = counted["reward"] / max(counted["rollouts"], 1)
+        sums["reward_deviation"] += float(((rewards.double() - reward_mean) ** 2).sum())
+        sums = all_sum(sums)
         updates, total = h.ppo_epochs, max(tokens * h.ppo_epochs, 1)
         metrics = {
-            "loss": (sums["loss"] + h.ce_coef * sums["ce_loss"]) / updates,
-            "reward_mean": float(rewards.mean()),
-            "reward_std": float(rewards.std(unbiased=False)),
+            "loss": (sums["loss"] + h.ce_coef * sums.get("ce_loss", 0.0)) / updates,
+            "reward_mean": reward_mean,
+            "reward_std": math.sqrt(sums["reward_deviation"] / max(counted["rollouts"], 1)),
             "clip_fraction": sums["clipped"] / total,
             "entropy": sums["entropy"] / total,
-            "completion_length": sum(map(len, completions)) / len(completions),
+            "completion_length": counted["completion_tokens"] / max(counted["rollouts"], 1),
             "grad_norm": sum(grad_norms) / updates,
         }
         if ref is not None:

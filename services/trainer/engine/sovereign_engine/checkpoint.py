@@ -7,6 +7,10 @@ they fit in one shard, else `model-0000i-of-0000N.safetensors` with `model.safet
 in the model's dtype or a chosen one; `generation_config.json` lists the chat stop tokens as `eos_token_id`, so
 a server, and the next stage, stops where the chat template ends a turn.
 
+A run's step folder whose weights are not written out (an intermediate checkpoint: see optim.py) holds its
+config.json and the sharded training state `state/` (torch.distributed.checkpoint); loading such a folder reads
+the model's part of that state into one whole model instead.
+
 Loading refuses, naming the folder, what transformers would otherwise fill with fresh random values: a missing,
 unexpected or misshapen tensor.
 """
@@ -16,11 +20,14 @@ import hashlib
 import json
 import os
 import shutil
+import warnings
 from typing import Any, Dict, Iterable, List, Optional, Union
 
 import torch
+import torch.distributed.checkpoint as dcp
 import transformers
 from safetensors import SafetensorError
+from torch.distributed.checkpoint.metadata import TensorStorageMetadata
 from transformers import AutoConfig, AutoModelForCausalLM
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
@@ -38,6 +45,8 @@ TOKENIZER_FILES = (
     "merges.txt", "tokenizer.model", "chat_template.jinja", "chat_template.json",
 )
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# A step folder's sharded training state (torch.distributed.checkpoint): {"model": ..., "optimizer": ...}.
+STATE_DIR = "state"
 
 
 class CheckpointError(ValueError):
@@ -77,8 +86,8 @@ def load_checkpoint(
     *,
     attention: str = "auto",
 ) -> CausalLM:
-    """The causal LM of an HF folder (any architecture transformers has a causal LM for), on device; dtype None
-    keeps the checkpoint's own."""
+    """The causal LM of an HF folder (any architecture transformers has a causal LM for), or of a run's step folder
+    with only sharded state, on device; dtype None keeps the checkpoint's own."""
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise CheckpointError(f"{directory}: no such checkpoint folder")
@@ -95,6 +104,16 @@ def load_checkpoint(
         raise CheckpointError(
             f"{directory}: model_type {config.model_type!r} has no causal LM in transformers {transformers.__version__}"
         )
+    state_dir = os.path.join(directory, STATE_DIR)
+    if not _has_weights(directory) and os.path.exists(os.path.join(state_dir, ".metadata")):
+        generation = None
+        if os.path.exists(os.path.join(directory, GENERATION_CONFIG_NAME)):
+            generation = transformers.GenerationConfig.from_pretrained(directory)
+        model = model_from_state_dict(
+            config, sharded_model_state(state_dir), generation_config=generation, dtype=dtype, attention=attention,
+            device=device, source=directory,
+        )
+        return model
     weight_files(directory)
     try:
         # Mismatched shapes are reported, not raised, so that the error below can name them.
@@ -104,6 +123,15 @@ def load_checkpoint(
         )
     except (RuntimeError, OSError, ValueError, SafetensorError) as e:
         raise CheckpointError(f"{directory}: transformers could not load it ({e})") from None
+    _refuse_holes(directory, info)
+    return CausalLM(hf.to(device))
+
+
+def _has_weights(directory: str) -> bool:
+    return any(os.path.exists(os.path.join(directory, name)) for name in (WEIGHTS_NAME, WEIGHTS_INDEX_NAME))
+
+
+def _refuse_holes(source: str, info: Dict[str, Any]) -> None:
     problems = {
         "missing tensor(s)": sorted(info["missing_keys"]),
         "unexpected tensor(s)": sorted(info["unexpected_keys"]),
@@ -111,7 +139,60 @@ def load_checkpoint(
     }
     found = [f"{what} {_listed(names)}" for what, names in problems.items() if names]
     if found:
-        raise CheckpointError(f"{directory}: {'; '.join(found)}")
+        raise CheckpointError(f"{source}: {'; '.join(found)}")
+
+
+def sharded_model_state(state_dir: str) -> Dict[str, torch.Tensor]:
+    """The whole model's tensors from a step folder's sharded state, by the names the trained CausalLM gave them
+    ("hf.model.embed_tokens.weight", ...), read in this process alone (no collective, whatever ranks run)."""
+    try:
+        metadata = dcp.FileSystemReader(state_dir).read_metadata()
+    except (OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{state_dir}: not a readable sharded checkpoint ({e})") from None
+    prefix = "model."
+    state = {
+        key[len(prefix):]: torch.empty(meta.size, dtype=meta.properties.dtype)
+        for key, meta in metadata.state_dict_metadata.items()
+        if key.startswith(prefix) and isinstance(meta, TensorStorageMetadata)
+    }
+    if not state:
+        raise CheckpointError(f"{state_dir}: holds no model tensors")
+    with warnings.catch_warnings():  # that no process group takes part is the point here, not a mistake
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        dcp.load({"model": state}, checkpoint_id=state_dir, no_dist=True)
+    return state
+
+
+def model_from_state_dict(
+    config: transformers.PretrainedConfig,
+    state: Dict[str, torch.Tensor],
+    *,
+    generation_config: Optional[transformers.GenerationConfig] = None,
+    dtype: Optional[torch.dtype] = None,
+    attention: str = "sdpa",
+    device: Union[str, torch.device] = "cpu",
+    source: str = "state dict",
+) -> CausalLM:
+    """The causal LM for config with the tensors of state, a CausalLM's state dict ("hf." names) or its model's;
+    transformers loads them as from a folder (tied weights, converted layouts, buffers), refusing holes. dtype
+    None keeps the tensors' own."""
+    state = {name[len("hf."):] if name.startswith("hf.") else name: t for name, t in state.items()}
+    stored = next(iter(state.values())).dtype
+    try:
+        hf, info = MODEL_FOR_CAUSAL_LM_MAPPING[type(config)].from_pretrained(
+            None, config=copy.deepcopy(config), state_dict=state, dtype=dtype or stored, output_loading_info=True,
+            ignore_mismatched_sizes=True, attn_implementation=attention_implementation(attention, device),
+        )
+    except (RuntimeError, OSError, ValueError) as e:
+        raise CheckpointError(f"{source}: transformers could not load it ({e})") from None
+    _refuse_holes(source, info)
+    # The tensors came in the model's own layout, so transformers applied, and recorded, no conversion, and would
+    # save them in that layout too (fused MoE experts). Without the record it saves what a model built in memory
+    # saves: the architecture's original names (per-expert tensors), which servers read.
+    if getattr(hf, "_weight_conversions", None) == []:
+        del hf._weight_conversions
+    if generation_config is not None:
+        hf.generation_config = copy.deepcopy(generation_config)
     return CausalLM(hf.to(device))
 
 
@@ -155,20 +236,28 @@ def save_checkpoint(
                 copies[key] = t.to(stored) if t.is_floating_point() else t
             state[name] = copies[key]
     hf.save_pretrained(directory, state_dict=state, max_shard_size=max_shard_bytes)
+    hashes = save_configs(model, directory, dtype=stored, stop_ids=stop_ids)
+    for name in tokenizer_files:
+        shutil.copyfile(os.path.join(tokenizer, name), os.path.join(directory, name))
+    names = [*weight_files(directory), *tokenizer_files]
+    return {**hashes, **{name: sha256_file(os.path.join(directory, name)) for name in names}}
 
+
+def save_configs(
+    model: CausalLM, directory: str, *, dtype: Optional[torch.dtype] = None, stop_ids: Optional[Iterable[int]] = None
+) -> Dict[str, str]:
+    """Writes config.json (architecture, and dtype: default the model's) and generation_config.json (eos ids:
+    stop_ids, default the model's own) into directory; returns {file name: sha256}."""
+    hf = model.hf
     config = json.loads(hf.config.to_json_string(use_diff=True))
-    config.update(architectures=[type(hf).__name__], dtype=_dtype_name(stored))
+    config.update(architectures=[type(hf).__name__], dtype=_dtype_name(dtype or model.lm_head_weight().dtype))
     _write_json(os.path.join(directory, CONFIG_NAME), config)
     generation = copy.deepcopy(hf.generation_config) if hf.generation_config is not None else None
     if generation is None:
         generation = transformers.GenerationConfig.from_model_config(hf.config)
     generation.eos_token_id = [int(t) for t in (model.eos_ids() if stop_ids is None else stop_ids)]
     _write_json(os.path.join(directory, GENERATION_CONFIG_NAME), generation.to_diff_dict())
-    for name in tokenizer_files:
-        shutil.copyfile(os.path.join(tokenizer, name), os.path.join(directory, name))
-
-    names = [CONFIG_NAME, GENERATION_CONFIG_NAME, *weight_files(directory), *tokenizer_files]
-    return {name: sha256_file(os.path.join(directory, name)) for name in names}
+    return {name: sha256_file(os.path.join(directory, name)) for name in (CONFIG_NAME, GENERATION_CONFIG_NAME)}
 
 
 def file_records(directory: str, hashes: Dict[str, str]) -> List[Dict[str, Any]]:

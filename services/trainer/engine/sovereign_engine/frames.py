@@ -52,6 +52,15 @@ class Frame:
             ids[int(entry["index"])] = str(entry["id"])
         return ids
 
+    def prompt_positions(self) -> List[int]:
+        """Each prompt's position among the step's prompts over all ranks: rank r of w holds the r-th of w equal
+        consecutive parts (the header's `rank`, default 0), so a prompt's position is r x the frame's prompt
+        count + its index in the frame. Sampling seeds come from it, so a prompt draws the same completion on
+        any number of ranks."""
+        n = self["prompt_offsets"].numel() - 1
+        first = int(self.header.get("rank", 0)) * n
+        return [first + i for i in range(n)]
+
 
 def decode_frame(data: bytes) -> Frame:
     """Parses and checks a frame; every array is copied out of `data` into its own int32 tensor."""

@@ -2,8 +2,8 @@
 
 A `CausalLM` wraps a transformers `*ForCausalLM` and returns, from its forward, the final-norm hidden states
 [B, T, H] of the base model (`get_decoder()`), never logits: the loss kernels multiply them by `lm_head_weight()`
-(`get_output_embeddings().weight`) chunk by chunk, so the [B, T, V] logits never exist at once. Training forwards
-go through the wrapper, so a DistributedDataParallel around it sees them.
+(`get_output_embeddings().weight`) chunk by chunk, so the [B, T, V] logits never exist at once. Forwards go
+through the wrapper, FSDP's root unit in a run (parallel.py).
 
 Packed rows (several documents in a row, position ids restarting at 0 for each) need nothing from us: with no
 attention mask and no cache, transformers finds the documents from the position ids (a new one wherever a
@@ -137,13 +137,6 @@ class CausalLM(nn.Module):
                 if int(token) not in ids:
                     ids.append(int(token))
         return ids
-
-    def set_gradient_checkpointing(self, enabled: bool) -> None:
-        """Recompute each layer's activations in backward instead of storing them."""
-        if enabled:
-            self.hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        else:
-            self.hf.gradient_checkpointing_disable()
 
 
 def tiny_config(name: str) -> PretrainedConfig:

@@ -1,30 +1,47 @@
 """Optimizer, learning-rate schedule, clipping, gradient accumulation, and the checkpointed training state.
 
-A training checkpoint is a directory holding the model in Hugging Face format (`checkpoint.save_checkpoint`:
-config.json, generation_config.json, the fp32 master weights as safetensors, bit for bit) and `trainer_state.pt`
-with everything else a bit-exact resume needs: the optimizer and scheduler state dicts, the RNG states of Python,
-torch and CUDA, the step, and the stage's own state (its random generators and data positions).
+A training checkpoint is a folder `step-k/`, written by every rank together:
+
+    config.json, generation_config.json   the model's configuration, its eos ids the run's stop ids (rank 0)
+    model.safetensors (or shards + index) the fp32 master weights in Hugging Face format, gathered to rank 0: only
+                                          in the last step's checkpoint and in one written when the run stops
+    state/                                torch.distributed.checkpoint (DCP): the sharded model and AdamW state,
+                                          one file per rank and a .metadata file
+    trainer_state-rank{r}.pt              rank r's step, scheduler state, stage counters and RNG states
+
+A resumed run loads the model from the folder (checkpoint.load_checkpoint reads the HF weights, or the model part
+of state/ when they are absent), shards it, and loads AdamW's state from state/: bit-exact on the same number of
+ranks. DCP reshards the model and AdamW state onto another number of ranks; rank r then restores the RNG states
+of trainer_state-rank{r}.pt when the folder has one, and rank 0's step, scheduler and counters otherwise. No
+training draw comes from those RNG states (every draw is seeded from the run's seed and the step), so such a
+resume replays the same data and rollouts, though not bit for bit: sums over a different number of ranks round
+differently.
 """
 
-import contextlib
-import inspect
 import math
 import os
 import random
+import shutil
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
+import torch.distributed.checkpoint as dcp
 import torch.nn as nn
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions, get_model_state_dict, get_optimizer_state_dict, get_state_dict, set_optimizer_state_dict,
+)
+from torch.distributed.tensor import DTensor
 
-from .checkpoint import file_records, load_state_dict_file, save_checkpoint, save_state_dict_file
+from .checkpoint import (
+    CheckpointError, STATE_DIR, file_records, load_state_dict_file, model_from_state_dict, save_checkpoint,
+    save_configs, save_state_dict_file, sha256_file,
+)
+from .parallel import all_gather_objects, all_sum, barrier, world_size
 
-STATE_NAME = "trainer_state.pt"
 
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a DistributedDataParallel wrapper, or the model itself."""
-    return getattr(model, "module", model)
+def trainer_state_name(rank: int) -> str:
+    return f"trainer_state-rank{rank}.pt"
 
 
 def build_optimizer(
@@ -75,14 +92,27 @@ def current_lr(optimizer) -> float:
 def clip_grad_norm(parameters, max_norm: float) -> float:
     """Clips the global gradient norm to max_norm (<= 0: no clipping) and returns the norm before clipping.
 
-    A non-finite norm raises: stepping on it would silently ruin the weights.
+    Sharded gradients (DTensors) count each element once, on the rank that holds it: the squared norms of the
+    local shards are summed over ranks in one all-reduce, wherever the shards live (also in host memory with
+    CPU offload). A non-finite norm raises on every rank: stepping on it would silently ruin the weights.
     """
-    params = [p for p in parameters if p.grad is not None]
-    # An infinite bound makes the clip factor exactly 1, so the gradients are left bit-for-bit as they were.
-    norm = torch.nn.utils.clip_grad_norm_(params, max_norm if max_norm > 0 else math.inf)
-    norm = float(norm)
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return 0.0
+    sharded = any(isinstance(g, DTensor) for g in grads)
+    local = [g.to_local() if isinstance(g, DTensor) else g for g in grads]
+    norms = torch.stack([torch.linalg.vector_norm(g).to(local[0].device, torch.float64) for g in local])
+    square = float(norms.square().sum())
+    if sharded:
+        square = all_sum({"square": square})["square"]
+    norm = math.sqrt(square)
     if not math.isfinite(norm):
         raise FloatingPointError(f"gradient norm is {norm}")
+    # torch's own factor, max_norm / (norm + 1e-6), applied only below 1: unclipped gradients stay bit for bit.
+    factor = max_norm / (norm + 1e-6)
+    if max_norm > 0 and factor < 1:
+        for g in local:
+            g.mul_(factor)
     return norm
 
 
@@ -100,17 +130,16 @@ def micro_batches(rows: int, count: int) -> List[slice]:
     return slices
 
 
-def accumulate_gradients(model: nn.Module, micro_losses: Sequence[Callable[[], torch.Tensor]]) -> None:
+def accumulate_gradients(micro_losses: Sequence[Callable[[], torch.Tensor]], world: int = 1) -> None:
     """Runs forward and backward for each micro-batch loss closure.
 
-    Each closure must already scale its loss by the step's normaliser (e.g. 1 / all trained tokens of the step),
-    so the summed gradients are those of the whole step. Under DistributedDataParallel, gradients are all-reduced
-    only in the last backward.
+    Each closure must already scale its loss by the step's normaliser over all ranks (e.g. 1 / all trained tokens
+    of the step), so the summed gradients are those of the whole step: the sum over ranks of their shares, where
+    FSDP's reduction averages over the `world` ranks, hence the factor. Each backward reduce-scatters its
+    gradients into the sharded ones, so no micro-batch keeps an unsharded gradient beyond its own backward.
     """
-    for i, loss_fn in enumerate(micro_losses):
-        last = i == len(micro_losses) - 1
-        with contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync():
-            loss_fn().backward()
+    for loss_fn in micro_losses:
+        (loss_fn() * world).backward()
 
 
 def rng_state() -> Dict[str, Any]:
@@ -129,28 +158,55 @@ def set_rng_state(state: Dict[str, Any]) -> None:
 
 def save_training_checkpoint(
     directory: str, model: nn.Module, optimizer, scheduler, step: int, stage_state: Dict[str, Any],
-    *, stop_ids: Optional[Sequence[int]] = None,
+    *, rank: int = 0, consolidated: bool = True, stop_ids: Optional[Sequence[int]] = None,
 ) -> List[Dict[str, Any]]:
-    """Writes the model (stop_ids: generation_config.json's eos ids, default the model's own) and the trainer
-    state into directory; returns [{"name", "sha256", "bytes"}] per file."""
+    """Writes a training checkpoint (the module docstring's layout) into directory, replacing any earlier one
+    there; every rank calls it. consolidated: also the HF weights, gathered to rank 0 on the CPU. stop_ids:
+    generation_config.json's eos ids (default: the model's own). Returns [{"name", "sha256", "bytes"}] of every
+    file in the folder on rank 0, [] on the others; each rank hashes its share of the files."""
+    if rank == 0 and os.path.isdir(directory):
+        shutil.rmtree(directory)
+    barrier()
     os.makedirs(directory, exist_ok=True)
-    hashes = save_checkpoint(unwrap(model), directory, stop_ids=stop_ids)
-    state = {
-        "step": step,
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "rng": rng_state(),
-        "stage": stage_state,
-    }
-    hashes[STATE_NAME] = save_state_dict_file(os.path.join(directory, STATE_NAME), state)
-    return file_records(directory, hashes)
+    model_state, optimizer_state = get_state_dict(model, optimizer)
+    dcp.save({"model": model_state, "optimizer": optimizer_state}, checkpoint_id=os.path.join(directory, STATE_DIR))
+    own = {"step": step, "scheduler": scheduler.state_dict(), "stage": stage_state, "rng": rng_state()}
+    save_state_dict_file(os.path.join(directory, trainer_state_name(rank)), own)
+    full = None
+    if consolidated:  # every rank takes part in the gather; only rank 0 receives the tensors
+        full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if rank == 0:
+        if full is not None:
+            save_checkpoint(model_from_state_dict(model.config, full, generation_config=model.hf.generation_config),
+                            directory, stop_ids=stop_ids)
+        else:
+            save_configs(model, directory, stop_ids=stop_ids)
+    del full
+    barrier()
+    names = sorted(
+        os.path.relpath(os.path.join(folder, name), directory)
+        for folder, _, files in os.walk(directory) for name in files
+    )
+    shares = all_gather_objects({name: sha256_file(os.path.join(directory, name))
+                                 for name in names[rank::world_size()]})
+    hashes = {name: sha for share in shares for name, sha in share.items()}
+    return file_records(directory, hashes) if rank == 0 else []
 
 
-def load_training_state(directory: str, optimizer, scheduler) -> Dict[str, Any]:
-    """Restores optimizer, scheduler and global RNG states from a training checkpoint (the model is loaded by
-    the caller, before the optimizer is built); returns the state with its "step" and "stage" entries."""
-    state = load_state_dict_file(os.path.join(directory, STATE_NAME))
-    optimizer.load_state_dict(state["optimizer"])
+def load_training_state(directory: str, model: nn.Module, optimizer, scheduler, *, rank: int = 0) -> Dict[str, Any]:
+    """Restores AdamW's state from a training checkpoint's state/ (resharded onto this run's ranks), the scheduler,
+    and this rank's RNG states; the model itself is loaded from the folder by the caller, before the optimizer is
+    built. Returns this rank's trainer state (rank 0's when the checkpoint had fewer ranks), with its "step" and
+    "stage" entries."""
+    state_dir = os.path.join(directory, STATE_DIR)
+    if not os.path.exists(os.path.join(state_dir, ".metadata")):
+        raise CheckpointError(f"{directory}: no sharded training state ({STATE_DIR}/.metadata) to resume from")
+    optimizer_state = get_optimizer_state_dict(model, optimizer)
+    dcp.load({"optimizer": optimizer_state}, checkpoint_id=state_dir)
+    set_optimizer_state_dict(model, optimizer, optim_state_dict=optimizer_state)
+    own = os.path.join(directory, trainer_state_name(rank))
+    state = load_state_dict_file(own if os.path.exists(own) else os.path.join(directory, trainer_state_name(0)))
     scheduler.load_state_dict(state["scheduler"])
-    set_rng_state(state["rng"])
+    if os.path.exists(own):
+        set_rng_state(state["rng"])
     return state

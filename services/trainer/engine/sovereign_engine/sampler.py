@@ -2,6 +2,10 @@
 
 Prompts are left-padded so that every row's next token sits in the same column: each step passes the 2-D mask of
 real tokens so far and position ids counting real tokens only, so a padded row computes what it would alone.
+
+Each row draws from a generator of its own, seeded per prompt: one uniform number per generated token, turned into
+a token by the inverse of the row's cumulative distribution. A completion then depends on its prompt and seed (and
+the model), not on which other prompts share its batch, which rank decodes it or how many ranks there are.
 """
 
 from dataclasses import dataclass
@@ -36,15 +40,27 @@ def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
-def _choose(logits: torch.Tensor, temperature: float, top_p: float, generator: Optional[torch.Generator]):
-    """Next token [B] and its log-prob [B] from logits [B, V]."""
+def _choose(logits: torch.Tensor, temperature: float, top_p: float, uniforms: torch.Tensor):
+    """Next token [B] and its log-prob [B] from logits [B, V], row i drawn with uniforms[i] in [0, 1)."""
     if temperature == 0:
         # A greedy pick has probability 1 under its own rule; the model's untempered log-prob says more.
         token = logits.argmax(-1)
         return token, logits.log_softmax(-1).gather(-1, token[:, None])[:, 0]
     logprobs = top_p_filter(logits / temperature, top_p).log_softmax(-1)
-    token = torch.multinomial(logprobs.exp(), 1, generator=generator)[:, 0]
+    probs = logprobs.exp()
+    # The first token whose cumulative probability exceeds u times the total: a token without mass adds nothing
+    # to the sum, so it is never the first to exceed it. Rounding can put u x total at the total itself; the last
+    # token with mass takes that case.
+    cumulative = probs.double().cumsum(-1)
+    token = torch.searchsorted(cumulative, uniforms[:, None].double() * cumulative[:, -1:], right=True)[:, 0]
+    last = probs.shape[-1] - 1 - (probs > 0).flip(-1).int().argmax(-1)
+    token = torch.minimum(token, last)
     return token, logprobs.gather(-1, token[:, None])[:, 0]
+
+
+def row_seeds(count: int, generator: Optional[torch.Generator] = None) -> List[int]:
+    """count seeds drawn from generator (default: torch's global one)."""
+    return torch.randint(0, 2**62, (count,), generator=generator).tolist()
 
 
 class RolloutCache(DynamicCache):
@@ -75,6 +91,7 @@ def sample(
     temperature: float = 1.0,
     top_p: float = 1.0,
     stop_ids: Iterable[int] = (),
+    seeds: Optional[Sequence[int]] = None,
     seed: Optional[int] = None,
     generator: Optional[torch.Generator] = None,
     pad_id: int = 0,
@@ -85,7 +102,8 @@ def sample(
 
     temperature 0 is greedy; otherwise logits are divided by it and, with top_p < 1, cut to the nucleus, and the
     log-probs are those of this final distribution. A row stops at its first stop id or after max_new_tokens.
-    Randomness comes from `generator`, else from a generator seeded with `seed`, else from torch's global one.
+    Row i draws from a generator seeded with seeds[i]; without seeds, the rows' seeds are drawn from `generator`,
+    else from a generator seeded with `seed`, else from torch's global one.
     With vocab_limit, ids from vocab_limit on are never drawn: a checkpoint's embedding rows past its tokenizer's
     vocabulary (Qwen3: 151,936 rows, 151,669 tokens) are padding that decodes to nothing.
     """
@@ -95,10 +113,19 @@ def sample(
         raise ValueError(f"vocab_limit must be at least 1, got {vocab_limit}")
     if not prompts or max_new_tokens <= 0:
         return [Completion([], [], "length") for _ in prompts]
+    if seeds is not None and len(seeds) != len(prompts):
+        raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
     weight = model.lm_head_weight()
     device = weight.device
-    if generator is None and seed is not None:
-        generator = torch.Generator(device=device).manual_seed(seed)
+    if seeds is None:
+        if generator is None and seed is not None:
+            generator = torch.Generator().manual_seed(seed)
+        seeds = row_seeds(len(prompts), generator)
+    # Drawn on the CPU up front, one row at a time: the same numbers whatever the device and the batch.
+    uniforms = torch.stack([
+        torch.rand(max_new_tokens, generator=torch.Generator().manual_seed(int(s)), dtype=torch.float64)
+        for s in seeds
+    ]).to(device)
     B, L = len(prompts), max(len(p) for p in prompts)
     ids = torch.full((B, L), pad_id, dtype=torch.long)
     mask = torch.zeros(B, L, dtype=torch.long)
@@ -113,13 +140,13 @@ def sample(
     tokens, logprobs = [], []
     done = torch.zeros(B, dtype=torch.bool, device=device)
     emitted = torch.zeros(B, dtype=torch.long, device=device)
-    for _ in range(max_new_tokens):
+    for t in range(max_new_tokens):
         hidden = model(ids, positions, attention_mask=mask, past_key_values=cache)[:, -1]
         logits = model.logits(hidden)
         logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # fp32 at least; fp64 stays
         if vocab_limit is not None and vocab_limit < logits.shape[-1]:
             logits[:, vocab_limit:] = float("-inf")
-        token, logprob = _choose(logits, temperature, top_p, generator)
+        token, logprob = _choose(logits, temperature, top_p, uniforms[:, t])
         tokens.append(token)
         logprobs.append(logprob)
         emitted += (~done).long()

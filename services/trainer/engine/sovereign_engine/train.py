@@ -3,10 +3,11 @@
 Steps are numbered 1..totalSteps: step k trains on `/batches/k`, posts its metrics as step k, and the checkpoint
 "at step k" holds the state after it; resuming from that checkpoint continues with step k + 1. Checkpoints go to
 {checkpointDir}/step-{k} every `checkpointEvery` steps, at the end, and when the run is stopped (the service's
-answer to a step's metrics, or SIGTERM): the current step is finished, checkpointed, and the process exits with 143.
+answer to rank 0's metrics, or SIGTERM to any rank): the ranks agree at the step boundary, the current step is
+finished, checkpointed, and the process exits with 143.
 
-Several ranks (torchrun) train data-parallel with DistributedDataParallel; rank 0 writes checkpoints and posts
-the run-wide (rank-averaged) metrics. That part is kept to the few functions marked "distributed" below.
+Every run shards its models with FSDP2 (parallel.py), on one rank as on many (torchrun): all ranks write the
+sharded checkpoint together, rank 0 posts the run-wide metrics and the checkpoint's files.
 """
 
 import argparse
@@ -20,16 +21,14 @@ from contextlib import contextmanager
 from typing import Any, Dict, Optional, Union
 
 import torch
-import torch.distributed as dist
 import torch.nn as nn
 
-from .algorithms import STAGES, RunConfig, Stage
+from .algorithms import STAGES, RunConfig, Stage, frozen
 from .checkpoint import load_checkpoint
 from .client import DataSource, EngineClient, EventSink, RewardSource
 from .models import CausalLM, attention_implementation, init_model, tiny_config
-from .optim import (
-    WarmupCosine, build_optimizer, build_scheduler, load_training_state, save_training_checkpoint, unwrap,
-)
+from .optim import WarmupCosine, build_optimizer, build_scheduler, load_training_state, save_training_checkpoint
+from .parallel import any_rank, process_group, rank_device, shard
 from .remote_teacher import RemoteTeacher
 
 EXIT_SIGTERM = 143  # 128 + SIGTERM, what a shell reports for a process killed by it
@@ -72,48 +71,6 @@ def stop_on_sigterm(flag: StopFlag):
         signal.signal(signal.SIGTERM, previous)
 
 
-# distributed: process group, DDP wrapper, agreement between ranks
-
-
-def init_distributed(rank: int, world: int) -> torch.device:
-    """This rank's device; for world > 1 also the process group, from torchrun's MASTER_ADDR and MASTER_PORT."""
-    if torch.cuda.is_available():
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank % torch.cuda.device_count())))
-        torch.cuda.set_device(device)
-    else:
-        device = torch.device("cpu")
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world)
-    return device
-
-
-def data_parallel(model: nn.Module, device: torch.device, world: int) -> nn.Module:
-    if world == 1:
-        return model
-    return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-
-
-def mean_over_ranks(metrics: Dict[str, float], device: torch.device, world: int) -> Dict[str, float]:
-    if world == 1:
-        return metrics
-    names = sorted(metrics)  # every rank's stage reports the same names
-    values = torch.tensor([metrics[n] for n in names], dtype=torch.float64, device=device)
-    dist.all_reduce(values)
-    return {n: v / world for n, v in zip(names, values.tolist())}
-
-
-def any_rank(flag: bool, device: torch.device, world: int) -> bool:
-    """Whether any rank has the flag: all ranks stop after the same step."""
-    if world == 1:
-        return flag
-    value = torch.tensor([int(flag)], device=device)
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item())
-
-
-# the run
-
-
 def _post_failure(sink: EventSink, message: str) -> None:
     """Best effort: the run is failing already, and the service may be what failed."""
     try:
@@ -132,13 +89,15 @@ def run(
     world: int = 1,
     device: Union[str, torch.device] = "cpu",
 ) -> int:
-    """Trains the configured stage to totalSteps; returns the exit status (0, or 143 after SIGTERM)."""
+    """Trains the configured stage to totalSteps; returns the exit status (0, or 143 when stopped). Uses the
+    default process group, opening one (torchrun's address for several ranks) when there is none."""
     device = torch.device(device)
     flag = StopFlag()
     with stop_on_sigterm(flag):
         sink.status("running", f"rank {rank} of {world} on {device}")
         try:
-            return _run(config, data, rewards, sink, flag, rank, world, device)
+            with process_group(device, rank, world):
+                return _run(config, data, rewards, sink, flag, rank, device)
         except Exception as e:
             _post_failure(sink, f"{type(e).__name__}: {e}")
             raise
@@ -152,32 +111,37 @@ def build_stage(
     rewards: Optional[RewardSource] = None,
     teacher: Optional[nn.Module] = None,
     reference: Optional[nn.Module] = None,
-    rank: int = 0,
+    device: Optional[torch.device] = None,
 ) -> Stage:
-    """The configured stage with a fresh AdamW and warmup-cosine schedule for `model` (possibly DDP-wrapped)."""
+    """The configured stage with a fresh AdamW and warmup-cosine schedule for `model` (sharded or not)."""
     h = config.hyper
     optimizer = build_optimizer(
-        unwrap(model), lr=h.lr, weight_decay=h.weight_decay, betas=(h.adam_beta1, h.adam_beta2), eps=h.adam_eps
+        model, lr=h.lr, weight_decay=h.weight_decay, betas=(h.adam_beta1, h.adam_beta2), eps=h.adam_eps
     )
     schedule = WarmupCosine(h.warmup_steps, config.total_steps, h.min_lr_ratio, cosine=h.schedule == "cosine")
     scheduler = build_scheduler(optimizer, schedule)
     return STAGES[config.stage](
-        model, optimizer, scheduler, config, data, rank=rank, rewards=rewards, teacher=teacher, reference=reference
+        model, optimizer, scheduler, config, data, device=device, rewards=rewards, teacher=teacher, reference=reference
     )
 
 
-def _run(config, data, rewards, sink, flag, rank, world, device) -> int:
+def _run(config, data, rewards, sink, flag, rank, device) -> int:
     h = config.hyper
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     start = config.resume["path"] if config.resume else None
-    # Resolved for the device the forwards run on, also for a teacher that waits on the CPU between them.
+    # Resolved for the device the forwards run on; every model is read whole on the CPU, then sharded onto it.
     attention = attention_implementation(h.attention, device)
-    # fp32 master weights; the forwards run in bf16 autocast on CUDA.
-    model = load_model({"path": start} if start else config.model, device, torch.float32, attention).train()
-    model.set_gradient_checkpointing(h.gradient_checkpointing)
-    # Frozen models stay in their stored dtype on CUDA; the CPU computes in fp32.
-    frozen_dtype = None if device.type == "cuda" else torch.float32
+    cpu = torch.device("cpu")
+    model = load_model({"path": start} if start else config.model, cpu, torch.float32, attention).train()
+    model = shard(model, device, trainable=True, offload=h.cpu_offload, checkpointing=h.gradient_checkpointing)
+    # Frozen models are stored in bf16 on CUDA; the CPU computes in fp32.
+    frozen_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+
+    def frozen_model(spec):
+        loaded = frozen(load_model(spec, cpu, frozen_dtype, attention))
+        return shard(loaded, device, trainable=False, offload=h.teacher_offload)
+
     teacher = reference = None
     if config.stage == "opd":
         if not config.teacher:
@@ -186,42 +150,42 @@ def _run(config, data, rewards, sink, flag, rank, world, device) -> int:
             vocab = model.lm_head_weight().shape[0]
             teacher = RemoteTeacher.from_endpoint(config.teacher["endpoint"], vocab_size=vocab)
         else:
-            teacher_device = torch.device("cpu") if h.teacher_offload else device
-            teacher = load_model(config.teacher, teacher_device, frozen_dtype, attention)
+            teacher = frozen_model(config.teacher)
     if config.stage in ("grpo", "ink-grpo") and h.kl_coef > 0:
-        reference = load_model(config.reference or config.model, device, frozen_dtype, attention)
+        reference = frozen_model(config.reference or config.model)
 
     stage = build_stage(
-        config, data_parallel(model, device, world), data, rewards=rewards, teacher=teacher, reference=reference,
-        rank=rank,
+        config, model, data, rewards=rewards, teacher=teacher, reference=reference, device=device
     )
-    optimizer, scheduler = stage.optimizer, stage.scheduler
     step = 0
     if start:
-        state = load_training_state(start, optimizer, scheduler)
+        state = load_training_state(start, model, stage.optimizer, stage.scheduler, rank=rank)
         stage.load_state_dict(state["stage"])
         step = state["step"]
         if step != int(config.resume["step"]):
             raise ValueError(f"resume checkpoint {start} holds step {step}, not {config.resume['step']}")
 
-    def save(step: int) -> None:
+    def save(step: int, consolidated: bool) -> None:
+        path = os.path.join(config.checkpoint_dir, f"step-{step}")
+        files = save_training_checkpoint(
+            path, model, stage.optimizer, stage.scheduler, step, stage.state_dict(), rank=rank,
+            consolidated=consolidated, stop_ids=config.stop_ids,
+        )
         if rank == 0:
-            path = os.path.join(config.checkpoint_dir, f"step-{step}")
-            files = save_training_checkpoint(
-                path, model, optimizer, scheduler, step, stage.state_dict(), stop_ids=config.stop_ids
-            )
             sink.checkpoint(step, path, files)
 
     while step < config.total_steps:
         step += 1
-        metrics = mean_over_ranks(stage.step(step), device, world)
+        metrics = stage.step(step)
         # The service answers rank 0's metrics with whether the run is to stop (cancelled, or the service stopping).
         asked = rank == 0 and bool(sink.metrics(step, metrics))
-        stopping = any_rank(flag.set or asked, device, world) and step < config.total_steps
-        if stopping or step == config.total_steps or (h.checkpoint_every and step % h.checkpoint_every == 0):
-            save(step)
+        signalled, asked = any_rank(flag.set, asked)
+        stopping = (signalled or asked) and step < config.total_steps
+        last = step == config.total_steps
+        if stopping or last or (h.checkpoint_every and step % h.checkpoint_every == 0):
+            save(step, consolidated=stopping or last)
         if stopping:
-            why = "by SIGTERM" if flag.set else "at the service's request"
+            why = "by SIGTERM" if signalled else "at the service's request"
             sink.status("failed", f"stopped {why} after step {step} of {config.total_steps}, checkpoint saved")
             return EXIT_SIGTERM
     sink.status("succeeded", f"{config.total_steps} steps")
@@ -242,11 +206,7 @@ def main(argv=None) -> int:
         except Exception as e:
             _post_failure(client, f"{type(e).__name__}: {e}")
             raise
-        device = init_distributed(args.rank, args.world)
-        return run(config, client, client, client, rank=args.rank, world=args.world, device=device)
+        return run(config, client, client, client, rank=args.rank, world=args.world, device=rank_device(args.rank))
     except Exception:
         traceback.print_exc()
         return 1
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()

@@ -214,6 +214,28 @@ def test_a_step_checkpoint_folder_starts_the_next_stage(tmp_path):
     assert torch.equal(logits(loaded, ids), logits(model, ids))
 
 
+@pytest.mark.parametrize("name", ["tiny", "tiny-2", "tiny-moe", "tiny-llama"])
+def test_a_step_folder_with_only_sharded_state_loads_the_same_model(tmp_path, name):
+    """An intermediate step checkpoint: config.json, generation_config.json and state/, no HF weights."""
+    from sovereign_engine.optim import WarmupCosine, build_optimizer, build_scheduler, save_training_checkpoint
+
+    model = init_model(tiny_config(name), 5)
+    optimizer = build_optimizer(model, lr=0.1)
+    save_training_checkpoint(str(tmp_path), model, optimizer, build_scheduler(optimizer, WarmupCosine(0, 2)), 1, {},
+                             consolidated=False, stop_ids=[151645, 151643])
+    assert not (tmp_path / "model.safetensors").exists() and (tmp_path / "state" / ".metadata").exists()
+    loaded = load_checkpoint(tmp_path)
+    assert_same_weights(loaded, model)
+    assert {n: b for n, b in loaded.hf.named_buffers()}.keys() == {n for n, _ in model.hf.named_buffers()}
+    for (n, a), (_, b) in zip(loaded.hf.named_buffers(), model.hf.named_buffers()):
+        assert torch.equal(a, b), n  # rotary frequencies are in no checkpoint: computed as transformers does
+    assert (loaded.lm_head_weight() is loaded.hf.get_input_embeddings().weight) == model.config.tie_word_embeddings
+    assert loaded.eos_ids() == [151645, 151643]
+    assert torch.equal(logits(loaded), logits(model))
+    assert_same_weights(load_checkpoint(tmp_path, dtype=torch.bfloat16), init_model(tiny_config(name), 5).to(
+        torch.bfloat16))
+
+
 def test_state_dict_file_round_trip(tmp_path):
     state = {"step": 12, "exp_avg": {"w": torch.randn(3, 4)}, "lr": [1e-4, 2e-4]}
     path = tmp_path / "optimizer.pt"

@@ -30,7 +30,8 @@ def export(*args):
 
 @pytest.fixture(scope="module")
 def step_folder(tmp_path_factory):
-    """A run's step checkpoint of the tiny Qwen3-MoE: fp32 weights, generation config and trainer state."""
+    """A run's last step checkpoint of the tiny Qwen3-MoE: fp32 weights, generation config, sharded training state
+    and trainer state."""
     model = init_model(tiny_config("tiny-moe"), 2)
     optimizer = build_optimizer(model, lr=0.1)
     scheduler = build_scheduler(optimizer, WarmupCosine(0, 2))
@@ -52,7 +53,8 @@ def test_export_writes_a_servable_bf16_folder(step_folder, tmp_path):
     for f in files:
         data = (out / f["name"]).read_bytes()
         assert f["bytes"] == len(data) and f["sha256"] == hashlib.sha256(data).hexdigest()
-    assert "trainer_state.pt" not in names and {"tokenizer.json", "tokenizer_config.json"} <= set(names)
+    assert not any(name.startswith(("trainer_state", "state")) for name in names)  # no training state
+    assert {"tokenizer.json", "tokenizer_config.json"} <= set(names)
     shards = [n for n in names if n.startswith("model-")]
     assert len(shards) > 1 and "model.safetensors.index.json" in names
     assert all(t.dtype == torch.bfloat16 for name in shards for t in load_file(out / name).values())
@@ -79,6 +81,25 @@ def test_export_keeps_the_checkpoints_stop_ids_and_float32_when_asked(step_folde
         if name in stored:
             assert torch.equal(stored[name], tensor), name
     assert "model.layers.0.mlp.experts.0.gate_proj.weight" in stored  # per-expert names, as servers read them
+
+
+def test_export_reads_a_step_folder_that_holds_only_the_sharded_state(tmp_path):
+    """An intermediate step checkpoint has no HF weights: the export reads the model's part of its sharded state."""
+    model = init_model(tiny_config("tiny-moe"), 4)
+    optimizer = build_optimizer(model, lr=0.1)
+    step = tmp_path / "step-2"
+    files = save_training_checkpoint(str(step), model, optimizer, build_scheduler(optimizer, WarmupCosine(0, 2)), 2,
+                                     {}, consolidated=False, stop_ids=[151645])
+    assert not any(f["name"].endswith(".safetensors") for f in files)
+    result = export("--checkpoint", step, "--out", tmp_path / "out", "--dtype", "float32")
+    assert result.returncode == 0, result.stderr
+    stored = load_file(tmp_path / "out" / "model.safetensors")
+    assert "model.layers.0.mlp.experts.0.gate_proj.weight" in stored
+    served = AutoModelForCausalLM.from_pretrained(tmp_path / "out", attn_implementation="sdpa").eval()
+    assert json.loads((tmp_path / "out" / "generation_config.json").read_text())["eos_token_id"] == [151645]
+    ids = torch.tensor([[151644, 872, 198, 9707, 151645, 11, 12]])
+    with torch.no_grad():
+        assert torch.equal(served(input_ids=ids).logits, model.eval().logits(model(ids)))
 
 
 def test_export_refusals(step_folder, tmp_path, capsys):

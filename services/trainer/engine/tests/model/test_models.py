@@ -1,8 +1,8 @@
 """The engine's models checked against transformers itself, on CPU in fp32, for each tiny config (Qwen3 tied and
 untied, Qwen3-MoE, Llama): the engine's hidden states through the chunked kernels give transformers' own logits
 and loss, packed several documents a row or each document alone; folders the engine writes load in transformers,
-and folders transformers writes (sharded) load in the engine, to the same logits. Also: seeded initialisation,
-the attention setting, gradient checkpointing."""
+and folders transformers writes (sharded) load in the engine, to the same logits. Also: seeded initialisation
+and the attention setting (gradient checkpointing is applied with the sharding: tests/train/test_fsdp.py)."""
 
 import pytest
 import torch
@@ -173,19 +173,6 @@ def test_attention_setting():
         attention_implementation("flash", "cpu")
     model = load_model({"tiny": "tiny", "seed": 0}, "cpu", attention="eager")
     assert model.config._attn_implementation == "eager"
-
-
-def test_gradient_checkpointing_gives_the_same_gradients():
-    ids = torch.randint(0, 151936, (2, 9), generator=torch.Generator().manual_seed(3))
-    grads = []
-    for checkpointing in (False, True):
-        model = engine_model("tiny-2").train()
-        model.set_gradient_checkpointing(checkpointing)
-        linear_cross_entropy(model(ids).flatten(0, 1), model.lm_head_weight(), ids.flatten()).backward()
-        grads.append({n: p.grad for n, p in model.named_parameters()})
-    assert grads[0].keys() == grads[1].keys()
-    for name, g in grads[0].items():
-        torch.testing.assert_close(grads[1][name], g, atol=1e-6, rtol=0, msg=name)
 
 
 def test_a_head_that_is_not_a_plain_matmul_is_refused():

@@ -1,5 +1,6 @@
 """Sampling: batched left-padded decoding against single prompts and a cache-free loop; top-p, stops, log-probs;
-the KV cache in the compute dtype."""
+a prompt's completion set by its own seed whatever its batch; the inverse-CDF draw; the KV cache in the compute
+dtype."""
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ from transformers import AutoConfig
 
 from sovereign_engine.algorithms import autocast
 from sovereign_engine.models import init_model
-from sovereign_engine.sampler import sample, top_p_filter
+from sovereign_engine.sampler import _choose, sample, top_p_filter
 
 PROMPTS = [[11, 12, 13], [21, 22, 23, 24, 25, 26, 27], [31], [41, 42, 43, 44, 45]]
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -76,6 +77,44 @@ def test_sampled_log_probs_are_those_of_the_sampling_distribution(model, top_p):
     again = sample(model, PROMPTS[:2], max_new_tokens=6, temperature=temperature, top_p=top_p, seed=1)
     other = sample(model, PROMPTS[:2], max_new_tokens=6, temperature=temperature, top_p=top_p, seed=2)
     assert again == completions and other != completions
+
+
+def test_a_completion_depends_on_its_prompt_and_seed_not_on_its_batch(model):
+    """What makes rollouts the same on any number of ranks: each row draws from its own seed."""
+    seeds = [11, 12, 13, 14]
+
+    def drawn(prompts, seeds):
+        return sample(model, prompts, max_new_tokens=6, temperature=1.2, top_p=0.95, seeds=seeds)
+
+    def same(a, b):  # the same tokens; log-probs up to the rounding of a batch of another size
+        assert [(c.tokens, c.finish_reason) for c in a] == [(c.tokens, c.finish_reason) for c in b]
+        for x, y in zip(a, b):
+            assert x.logprobs == pytest.approx(y.logprobs, abs=1e-12)
+
+    batched = drawn(PROMPTS, seeds)
+    assert len({tuple(c.tokens) for c in batched}) == len(PROMPTS)
+    for i in range(len(PROMPTS)):
+        same(drawn([PROMPTS[i]], [seeds[i]]), [batched[i]])
+    same(drawn(PROMPTS[::-1], seeds[::-1]), batched[::-1])
+    # The same prompt twice in a batch, with two seeds, draws two completions.
+    twice = sample(model, [PROMPTS[0]] * 2, max_new_tokens=6, temperature=1.2, top_p=0.95, seeds=[1, 2])
+    assert twice[0] != twice[1]
+    with pytest.raises(ValueError, match="3 seeds for 4 prompts"):
+        sample(model, PROMPTS, max_new_tokens=1, seeds=[1, 2, 3])
+
+
+def test_inverse_cdf_draws_each_token_in_proportion_and_never_one_without_mass():
+    probs = torch.tensor([0.1, 0.0, 0.25, 0.4, 0.0, 0.25], dtype=torch.float64)
+    logits = probs.log().expand(4000, -1)
+    u = (torch.arange(4000, dtype=torch.float64) + 0.5) / 4000  # evenly spread draws: exact proportions
+    tokens, logprobs = _choose(logits, 1.0, 1.0, u)
+    assert torch.bincount(tokens, minlength=6).tolist() == [400, 0, 1000, 1600, 0, 1000]
+    torch.testing.assert_close(logprobs, probs.log()[tokens])
+    # u just below 1 (and u x total rounding up to the total) still lands on the last token with mass.
+    masked = torch.tensor([[0.0, 1.0, 2.0, float("-inf"), float("-inf")]], dtype=torch.float32)
+    top = torch.tensor([1.0 - 2**-53], dtype=torch.float64)
+    assert _choose(masked, 1.0, 1.0, top)[0].tolist() == [2]
+    assert _choose(masked, 1.0, 1.0, torch.zeros(1, dtype=torch.float64))[0].tolist() == [0]
 
 
 def test_tiny_top_p_is_greedy_with_probability_one(model):

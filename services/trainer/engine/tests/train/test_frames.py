@@ -35,6 +35,15 @@ def test_hand_built_frame_decodes():
     assert frame["prompt_offsets"].tolist() == [0, 3, 5]
     assert frame.prompts() == [[7, 8, 9], [-1, 2**31 - 1]]
     assert frame.prompt_ids() == ["a", "b"]
+    assert frame.prompt_positions() == [0, 1]
+
+
+def test_prompt_positions_count_the_ranks_before_this_one():
+    """Rank r of w holds the r-th of w equal parts of the step's prompts: its prompt i is the step's r x n + i."""
+    offsets, tokens = torch.tensor([0, 1, 3, 4]), torch.tensor([5, 6, 7, 8])
+    frame = decode_frame(encode_frame({"role": "prompts", "rank": 2, "world": 4},
+                                      {"prompt_offsets": offsets, "prompt_tokens": tokens}))
+    assert frame.prompt_positions() == [6, 7, 8]
 
 
 def test_round_trip_of_encoded_arrays():

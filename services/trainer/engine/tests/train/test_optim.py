@@ -1,5 +1,5 @@
 """Optimizer pieces: schedule values, clipping, micro-batch splits, accumulation against one plain-PyTorch step,
-and the training checkpoint files."""
+and the training checkpoint files (with and without the HF weights, the sharded state always)."""
 
 import hashlib
 import math
@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from sovereign_engine.checkpoint import load_checkpoint
 from sovereign_engine.optim import (
     WarmupCosine, build_optimizer, build_scheduler, clip_grad_norm, load_training_state, micro_batches,
     save_training_checkpoint,
@@ -92,31 +93,43 @@ def test_sft_step_matches_one_plain_pytorch_step(grad_accum):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
 
 
-def test_training_checkpoint_files_and_state(tmp_path):
+@pytest.mark.parametrize("consolidated", [True, False], ids=["with-weights", "sharded-only"])
+def test_training_checkpoint_files_and_state(tmp_path, consolidated):
     model = toy_model()
     optimizer = build_optimizer(model, lr=0.1)
     scheduler = build_scheduler(optimizer, WarmupCosine(0, 4))
     model.logits(model(torch.tensor([[1, 2, 3]]))).sum().backward()
     optimizer.step()
     scheduler.step()
+    (tmp_path / "step-1").mkdir()
+    (tmp_path / "step-1" / "model.safetensors").write_bytes(b"from an earlier attempt")
     torch.manual_seed(7)
-    files = save_training_checkpoint(str(tmp_path), model, optimizer, scheduler, 1, {"corpus_batches": 3})
+    files = save_training_checkpoint(str(tmp_path / "step-1"), model, optimizer, scheduler, 1, {"corpus_batches": 3},
+                                     consolidated=consolidated)
     expected_next = torch.rand(4)
-    assert [f["name"] for f in files] == [
-        "config.json", "generation_config.json", "model.safetensors", "trainer_state.pt"
+    names = [f["name"] for f in files]
+    sharded = [name for name in names if name.startswith("state/")]
+    assert "state/.metadata" in sharded and any(name.endswith(".distcp") for name in sharded)
+    assert [name for name in names if name not in sharded] == [
+        "config.json", "generation_config.json", *(["model.safetensors"] if consolidated else []),
+        "trainer_state-rank0.pt",
     ]
     for f in files:
-        data = (tmp_path / f["name"]).read_bytes()
+        data = (tmp_path / "step-1" / f["name"]).read_bytes()
         assert f["bytes"] == len(data) and f["sha256"] == hashlib.sha256(data).hexdigest()
 
-    fresh_optimizer = build_optimizer(toy_model(seed=9), lr=0.1)
+    # The folder is a model either way: its HF weights, or the model's part of the sharded state.
+    loaded = load_checkpoint(str(tmp_path / "step-1"))
+    for (name, a), b in zip(model.named_parameters(), loaded.parameters()):
+        assert torch.equal(a, b), name
+    fresh_optimizer = build_optimizer(loaded, lr=0.1)
     fresh_scheduler = build_scheduler(fresh_optimizer, WarmupCosine(0, 4))
     torch.manual_seed(0)
-    state = load_training_state(str(tmp_path), fresh_optimizer, fresh_scheduler)
+    state = load_training_state(str(tmp_path / "step-1"), loaded, fresh_optimizer, fresh_scheduler)
     assert state["step"] == 1 and state["stage"] == {"corpus_batches": 3}
     assert torch.equal(torch.rand(4), expected_next)
     assert fresh_scheduler.last_epoch == 1 and fresh_optimizer.param_groups[0]["lr"] == optimizer.param_groups[0]["lr"]
-    saved, loaded = optimizer.state_dict()["state"], fresh_optimizer.state_dict()["state"]
-    assert saved.keys() == loaded.keys()
+    saved, restored = optimizer.state_dict()["state"], fresh_optimizer.state_dict()["state"]
+    assert saved.keys() == restored.keys()
     for i in saved:
-        assert all(torch.equal(saved[i][k], loaded[i][k]) for k in saved[i])
+        assert all(torch.equal(saved[i][k], restored[i][k]) for k in saved[i])

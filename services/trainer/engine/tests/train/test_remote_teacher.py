@@ -254,7 +254,7 @@ def step_with_gradients(stage, step):
     grads = {}
 
     def keep(optimizer, args, kwargs):
-        grads.update({n: p.grad.clone() for n, p in stage.policy.named_parameters() if p.grad is not None})
+        grads.update({n: p.grad.clone() for n, p in stage.model.named_parameters() if p.grad is not None})
 
     handle = stage.optimizer.register_step_pre_hook(keep)
     try:

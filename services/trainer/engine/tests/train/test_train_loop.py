@@ -82,7 +82,8 @@ def test_sigterm_finishes_the_step_checkpoints_and_exits_143(tmp_path):
     assert sorted(sink.metric_log) == [1, 2, 3]
     assert [(step, path) for step, path, _ in sink.checkpoints] == [(3, str(tmp_path / "ck" / "step-3"))]
     assert sink.statuses[-1][0] == "failed" and "SIGTERM after step 3" in sink.statuses[-1][1]
-    assert os.path.exists(tmp_path / "ck" / "step-3" / "trainer_state.pt")
+    names = {f["name"] for f in sink.checkpoints[0][2]}
+    assert {"model.safetensors", "state/.metadata", "trainer_state-rank0.pt"} <= names  # weights when stopping
 
     # SIGTERM during the last step: the run is complete, so it succeeds.
     sink = RecordingSink()
@@ -108,11 +109,12 @@ def test_config_parsing():
     config = RunConfig.from_dict({
         "stage": "ink-grpo", "model": {"tiny": "tiny", "seed": 1}, "totalSteps": 5, "seqLen": 64, "seed": 3,
         "checkpointDir": "/ck", "resume": None, "datasets": ["ignored"],
-        "hyper": {"lr": 1e-4, "lambda": 0.3, "groupSize": 4, "ceCoef": 0.2, "stopIds": [2]},
+        "hyper": {"lr": 1e-4, "lambda": 0.3, "groupSize": 4, "ceCoef": 0.2, "stopIds": [2], "cpuOffload": True},
     })
     assert (config.total_steps, config.seq_len, config.checkpoint_dir) == (5, 64, "/ck")
     assert (config.hyper.lr, config.hyper.lambda_, config.hyper.group_size) == (1e-4, 0.3, 4)
     assert (config.hyper.ce_coef, config.hyper.ce_prob, config.hyper.stop_ids) == (0.2, 0.6, [2])
+    assert config.hyper.cpu_offload and not config.hyper.teacher_offload
     with pytest.raises(ValueError, match=r"unknown hyper setting\(s\) \['learningRate'\]"):
         Hyper.from_dict({"learningRate": 1e-4})
     with pytest.raises(ValueError, match="divergence must be one of"):

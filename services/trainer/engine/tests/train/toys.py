@@ -86,6 +86,37 @@ class ToyData:
         return packed_rows(g, self.rows, self.doc_len, self.docs, self.vocab)
 
 
+class RankData:
+    """Rank `rank` of `world`'s share of a data source's step batches, as the service deals them: the r-th of w equal
+    consecutive parts of the rows (or prompts, with the header's rank and their index in the frame).
+
+    uneven: the first half of a packed frame's rows have the first half of their positions unlabelled, so the
+    ranks of a two-rank world hold unequal token counts.
+    """
+
+    def __init__(self, data, rank: int = 0, world: int = 1, uneven: bool = False):
+        self.data, self.rank, self.world, self.uneven = data, rank, world, uneven
+        self.on_request: Optional[Callable[[int, str], None]] = None
+
+    def batch(self, step: int, role: str) -> Frame:
+        if self.on_request:
+            self.on_request(step, role)
+        frame = self.data.batch(step, role)
+        if role == "prompts":
+            prompts = frame.prompts()
+            share = len(prompts) // self.world
+            mine = prompt_frame(prompts[self.rank * share:(self.rank + 1) * share])
+            mine.header["rank"] = self.rank
+            return mine
+        arrays = {name: t.clone() for name, t in frame.arrays.items()}
+        if self.uneven:
+            labels = arrays["labels"]
+            labels[: labels.shape[0] // 2, : labels.shape[1] // 2] = -100
+        share = arrays["input_ids"].shape[0] // self.world
+        rows = slice(self.rank * share, (self.rank + 1) * share)
+        return Frame(dict(frame.header), {name: t[rows] for name, t in arrays.items()})
+
+
 class TargetTokenReward:
     """Verifiable toy reward: the fraction of completion tokens equal to `target`."""
 
@@ -102,13 +133,15 @@ class TargetTokenReward:
 
 
 class RecordingSink:
-    def __init__(self):
+    def __init__(self, stop_at: Optional[int] = None):
+        self.stop_at = stop_at
         self.metric_log: Dict[int, Dict[str, float]] = {}
         self.checkpoints: List[tuple] = []
         self.statuses: List[tuple] = []
 
     def metrics(self, step, metrics):
         self.metric_log[step] = dict(metrics)
+        return step == self.stop_at  # the service's answer: whether the run is to stop
 
     def checkpoint(self, step, path, files):
         self.checkpoints.append((step, path, files))
