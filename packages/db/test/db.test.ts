@@ -40,6 +40,7 @@ describe.each(testDatabaseKinds())("migrations on %s", (kind) => {
         "samples",
         "shards",
         "training_checkpoints",
+        "training_exports",
         "training_metrics",
         "training_runs",
       ]);
