@@ -3,7 +3,7 @@ Liger-Kernel, and an SFT step against transformers' own; results go to OUT/resul
 
     bash bench/gpu.sh OUT                              # on the GPU machine: Liger-Kernel from bench/wheels/, then this
     python bench/gpu.py OUT --cpu                      # small shapes on the CPU: every path that needs no CUDA
-    python bench/gpu.py OUT --engine-step pkg.mod:make # add the engine's SFT step to part (b)
+    python bench/gpu.py OUT --engine-step pkg.mod:make # another step in place of the engine's in part (b)
 
 (a) Kernels at the Qwen3-8B head (H 4096, V 151,936, bf16) for 4k, 8k and 16k tokens: forward+backward time and peak
 extra memory of each loss as eager PyTorch on materialised logits (bench/kernels.py's baselines), that eager code
@@ -16,7 +16,8 @@ of a head's forward and backward, at <= 3 GiB extra memory, at 16k tokens.
 peak memory of each step, against transformers' own (model(input_ids, labels=...).loss, logits materialised). Target
 for the engine's step: >= 1.5x its tokens/s at <= 0.7x its peak memory. A step comes from a factory
 `make(config, seq_len, micro_batch, device) -> step`, `step()` running one optimizer step and returning the tokens it
-trained; `--engine-step module:function` names the engine's, and sft_section() takes any such factories.
+trained; the engine's is `engine_step` (its SFT stage on a one-rank FSDP2 group), `--engine-step module:function`
+names another in its place, and sft_section() takes any such factories.
 
 Liger-Kernel where there is no network: put the pinned wheel in bench/wheels/ first, on a machine that reaches the
 package index (`pip download liger-kernel==0.8.5 --no-deps -d bench/wheels`; Triton comes with CUDA builds of
@@ -361,6 +362,45 @@ def chunked_ce_step(config, seq_len, micro_batch, device) -> Callable[[], int]:
     return step
 
 
+def engine_step(config, seq_len, micro_batch, device) -> Callable[[], int]:
+    """The engine's SFT stage as a run builds it, on a one-rank group: the model sharded by FSDP2 (bf16 compute over
+    fp32 masters on CUDA), hidden states and the head weight into the chunked kernel, AdamW; the rows are the same
+    random ids as the baselines', read as one document each."""
+    import torch.distributed as dist
+
+    from sovereign_engine.algorithms import Hyper, RunConfig
+    from sovereign_engine.frames import Frame
+    from sovereign_engine.models import CausalLM
+    from sovereign_engine.parallel import shard
+    from sovereign_engine.train import build_stage
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", store=dist.HashStore(), rank=0,
+                                world_size=1)
+    # The baselines' model (same seed, fp32, sdpa) and ids, built on the CPU and sharded onto the device.
+    hf, _, ids = build(config, seq_len, micro_batch, torch.device("cpu"))
+    model = shard(CausalLM(hf), device, trainable=True).train()
+    labels = torch.cat((ids[:, 1:], torch.full_like(ids[:, :1], -100)), 1)
+    positions = torch.arange(seq_len).expand(micro_batch, -1)
+    frame = Frame({"role": "train"}, {"input_ids": ids.int(), "labels": labels.int(), "position_ids": positions.int()})
+
+    class Data:
+        def batch(self, step, role):
+            return frame
+
+    hyper = Hyper.from_dict({"lr": 1e-5, "schedule": "constant", "clipGradNorm": 0})
+    stage = build_stage(RunConfig(stage="sft", model={}, total_steps=10**9, hyper=hyper), model, Data(),
+                        device=device)
+    count = [0]
+
+    def step():
+        count[0] += 1
+        step.metrics = stage.step(count[0])
+        return ids.numel()
+
+    return step
+
+
 def flops_per_token(config: Dict, seq_len: int) -> float:
     """Training FLOPs per token: 6 x the parameters in matmuls (the head included, tied or not), plus causal
     attention's 6 x layers x seq x heads x head_dim."""
@@ -513,7 +553,7 @@ def parse_args(argv=None):
     p.add_argument("out", type=Path, help="folder for results.json and results.md (made if missing)")
     p.add_argument("--cpu", action="store_true", help="small shapes on the CPU (no CUDA needed)")
     p.add_argument("--liger-wheels", type=Path, help="install Liger-Kernel from the wheel in this folder first")
-    p.add_argument("--engine-step", help="module:function, a step factory for the engine's SFT step")
+    p.add_argument("--engine-step", help="module:function, a step factory measured in place of the engine's SFT step")
     p.add_argument("--sections", nargs="+", choices=["kernels", "sft"], default=["kernels", "sft"])
     p.add_argument("--budget-s", type=float, help="start no measurement after this many seconds (GPU 480, CPU 45)")
     return p.parse_args(argv)
@@ -544,7 +584,7 @@ def main(argv=None) -> Dict:
         report["kernels"] = kernel_section(device, shapes, liger, liger_note, budget)
     if "sft" in args.sections:
         steps: Dict[str, StepFactory] = {
-            "transformers": transformers_step, "transformers + chunked CE": chunked_ce_step,
+            "transformers": transformers_step, "transformers + chunked CE": chunked_ce_step, "engine": engine_step,
         }
         if args.engine_step:
             steps["engine"] = load_factory(args.engine_step)

@@ -212,7 +212,8 @@ def main(argv=None) -> int:
     if args.contender:
         print(json.dumps(child(args)))
         return 0
-    passed = [a for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith("--json")]
+    passed = [f"--rows={args.rows}", f"--seq-len={args.seq_len}", f"--doc-len={args.doc_len}",
+              f"--steps={args.steps}", f"--warmup={args.warmup}"]
     rounds = []
     for r in range(args.rounds):
         results = {}

@@ -45,6 +45,25 @@ def test_chunked_ce_step_trains_the_same_loss_as_transformers():
     assert [step() for step in steps] == [64, 64]
 
 
+def test_engine_step_trains_the_loss_transformers_computes():
+    model, _, ids = gpu.build(TINY, 32, 2, torch.device("cpu"))
+    want = float(model(input_ids=ids, labels=ids).loss)
+    opened = not torch.distributed.is_initialized()  # the step opens a one-rank group when there is none
+    try:
+        step = gpu.engine_step(TINY, 32, 2, torch.device("cpu"))
+        assert step() == 64
+        assert step.metrics["loss"] == pytest.approx(want, rel=1e-5)
+        step()
+        assert step.metrics["loss"] < want
+    finally:
+        step = None
+        if opened and torch.distributed.is_initialized():
+            import gc
+
+            gc.collect()
+            torch.distributed.destroy_process_group()
+
+
 def test_sft_section_ratios_and_verdicts(tmp_path):
     shapes = gpu.Shapes(hidden=8, vocab=512, tokens=[8], dtype=torch.float32, chunk_size=8, topk=4, warmup=1,
                         repeats=2, check_tokens=8, compile_all=False, sft_models={"tiny": TINY}, sft_seq_len=16)
