@@ -184,7 +184,9 @@ def build_rows(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[
 class PackedRollouts:
     """Rollouts laid end to end in one row, prompt then completion each, with position ids restarting at 0 for each
     rollout: transformers keeps them apart (models.py), so a forward computes what each rollout alone would, and no
-    padding is computed. `targets` is -100 except at the positions predicting a trained completion token.
+    padding is computed (sdpa and eager still compute attention over the whole row under a block-diagonal mask;
+    flash-attention and flex_attention only over each rollout's block). `targets` is -100 except at the positions
+    predicting a trained completion token.
 
     Per-token values of the completions (old log-probs, advantages) travel flat, rollout after rollout, one value per
     completion token: `spread` puts them at their positions in the row, `gather` takes them back out.
