@@ -147,7 +147,7 @@ def test_ink_grpo_draws_the_corpus_term_per_update():
         applied.append(sum(d < 0.5 for d in draws))
         assert ink.step(step)["ce_applied"] == applied[-1] / 4
     assert ink.counters["corpus_batches"] == sum(applied) > 0
-    assert len({n for n in applied}) > 1
+    assert len(set(applied)) > 1
 
 
 def test_rollouts_stay_within_the_tokenizer_vocabulary():
