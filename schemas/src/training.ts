@@ -127,12 +127,28 @@ export const TrainingHyper = z.strictObject({
   topK: z.number().int().nonnegative().default(0),
   /** The frozen models' shards (OPD's teacher, GRPO's reference) in host memory, one layer on the GPU at a time. */
   teacherOffload: z.boolean().default(false),
-  /** GRPO: samples per prompt, the ratio's clip range, k3 KL to the reference model, updates per rollout batch. */
+  /** GRPO: samples per prompt, the ratio's clip range, k3 KL to the reference model, passes over a step's rollouts. */
   groupSize: z.number().int().min(2).default(8),
   epsLow: positive.default(0.2),
   epsHigh: positive.default(0.28),
   klCoef: z.number().nonnegative().default(0),
   ppoEpochs: z.number().int().positive().default(1),
+  /**
+   * GRPO: rollouts per optimizer update over all ranks; a step's `rowsPerStep × groupSize` rollouts are dealt into
+   * mini-batches of this size, one update each, afresh in each of the `ppoEpochs` passes. 0: one update of all of
+   * them per pass. It must divide the step's rollouts, and evenly over the engine's ranks.
+   */
+  miniBatchSize: z.number().int().nonnegative().default(0),
+  /** GRPO: c > 1 caps a negative advantage's per-token loss at −c·A (dual-clip PPO, verl's clip_ratio_c); 0: off. */
+  dualClip: z
+    .number()
+    .refine((c) => c === 0 || c > 1, "dualClip is 0 (off) or above 1")
+    .default(0),
+  /**
+   * GRPO: what a group's r − mean is divided by: its `population` std, its `sample` std (Bessel's n − 1: verl's
+   * default, TRL's scale_rewards "group"), or `none` (Dr. GRPO: verl's norm_adv_by_std_in_grpo false, TRL's "none").
+   */
+  advantageStd: z.enum(["population", "sample", "none"]).default("population"),
   /** InK-GRPO: L = L_GRPO + ceCoef · b · L_CE, b ~ Bernoulli(ceProb) per update. */
   ceCoef: z.number().nonnegative().default(0.1),
   ceProb: fraction.default(0.6),
@@ -205,6 +221,18 @@ export const TrainingRunSpec = z
         });
     } else if (spec.teacher)
       ctx.addIssue({ code: "custom", path: ["teacher"], message: `stage ${spec.stage} has no teacher` });
+    const rollouts = spec.hyper.rowsPerStep * spec.hyper.groupSize;
+    const { miniBatchSize } = spec.hyper;
+    if (
+      (spec.stage === "grpo" || spec.stage === "ink-grpo") &&
+      miniBatchSize > 0 &&
+      rollouts % miniBatchSize !== 0
+    )
+      ctx.addIssue({
+        code: "custom",
+        path: ["hyper", "miniBatchSize"],
+        message: `a step's ${rollouts} rollouts (rowsPerStep ${spec.hyper.rowsPerStep} × groupSize ${spec.hyper.groupSize}) do not split into mini-batches of ${miniBatchSize}`,
+      });
     if (spec.reference && spec.stage !== "grpo" && spec.stage !== "ink-grpo")
       ctx.addIssue({
         code: "custom",

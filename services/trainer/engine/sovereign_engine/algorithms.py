@@ -2,12 +2,12 @@
 
 A stage runs one step at a time: `stage.step(step)` fetches this rank's share of the step's batch from a
 DataSource, runs forward and backward over its micro-batches, steps the optimizer and the schedule, and returns the
-step's metrics. Every loss is a token mean over the whole step on all ranks: each micro-batch's sum is divided by
-the step's token count over all ranks (counted first), so neither the number of micro-batches nor the number of
-ranks, nor how the tokens fall on them, changes the update. Metrics are run-wide: sums are summed over ranks and
-means divided by the run-wide counts, so every rank reports the same values. Forwards run under bf16 autocast on
-CUDA and in fp32 on the CPU; the LM-head kernels then get bf16 hidden states and head weights on CUDA (the same
-math in forward and backward), fp32 on the CPU.
+step's metrics. Every loss is a token mean over all ranks, of the whole step (of an update's mini-batch in GRPO):
+each micro-batch's sum is divided by that token count over all ranks (counted first), so neither the number of
+micro-batches nor the number of ranks, nor how the tokens fall on them, changes the update. Metrics are run-wide:
+sums are summed over ranks and means divided by the run-wide counts, so every rank reports the same values.
+Forwards run under bf16 autocast on CUDA and in fp32 on the CPU; the LM-head kernels then get bf16 hidden states
+and head weights on CUDA (the same math in forward and backward), fp32 on the CPU.
 
 Random draws are functions of the run's seed and the step (and, for sampling, of the prompt's position in the
 step's prompts over all ranks and of the sample's index in its group), never of the rank: a run samples the same
@@ -40,6 +40,10 @@ from .parallel import all_sum, gather_counts, gathered, release, world_size
 from .sampler import sample
 
 
+# How group_advantages scales r - mean: by the group's population std, its sample std, or not at all.
+ADVANTAGE_STD = ("population", "sample", "none")
+
+
 def _snake(name: str) -> str:
     """camelCase JSON key to a field name: "warmupSteps" -> "warmup_steps", "lambda" -> "lambda_"."""
     name = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
@@ -60,7 +64,7 @@ class Hyper:
     adam_beta2: float = 0.95
     adam_eps: float = 1e-8
     clip_grad_norm: float = 1.0  # 0: no clipping (the norm is still reported)
-    grad_accum: int = 1  # micro-batches each step's rows (or rollouts) are split into
+    grad_accum: int = 1  # micro-batches each step's rows (GRPO: each mini-batch's rollouts) are split into, per rank
     gradient_checkpointing: bool = False  # recompute each decoder layer's activations in backward
     cpu_offload: bool = False  # the trained model's parameters, gradients and AdamW state in host memory (CUDA)
     attention: str = "auto"  # attn_implementation; "auto": flash_attention_2 on CUDA if it imports, else sdpa
@@ -81,7 +85,10 @@ class Hyper:
     eps_low: float = 0.2  # ratio clip range [1 - eps_low, 1 + eps_high]
     eps_high: float = 0.2
     kl_coef: float = 0.0  # weight of the k3 KL to the reference model; 0: no reference forward at all
-    ppo_epochs: int = 1  # optimizer updates per rollout batch
+    ppo_epochs: int = 1  # passes over the step's rollouts
+    mini_batch_size: int = 0  # rollouts per optimizer update over all ranks; 0: all the step's rollouts
+    dual_clip: float = 0.0  # c > 1: a negative advantage's per-token loss is capped at -c A (dual-clip PPO); 0: off
+    advantage_std: str = "population"  # the group std advantages are divided by: "population", "sample" or "none"
     # InK-GRPO
     ce_coef: float = 0.1  # lambda: weight of the in-domain next-token loss
     ce_prob: float = 0.6  # rho: probability that an update includes it
@@ -103,6 +110,12 @@ class Hyper:
             (min(hyper.grad_accum, hyper.group_size, hyper.ppo_epochs) >= 1,
              f"gradAccum ({hyper.grad_accum}), groupSize ({hyper.group_size}) and ppoEpochs ({hyper.ppo_epochs}) "
              "must be at least 1"),
+            (hyper.mini_batch_size >= 0, f"miniBatchSize must be 0 (all the step's rollouts) or more, got "
+             f"{hyper.mini_batch_size}"),
+            (hyper.dual_clip == 0 or hyper.dual_clip > 1,
+             f"dualClip must be 0 (off) or above 1, got {hyper.dual_clip}"),
+            (hyper.advantage_std in ADVANTAGE_STD,
+             f"advantageStd must be one of {ADVANTAGE_STD}, got {hyper.advantage_std!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -167,13 +180,90 @@ def build_rows(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[
     return ids, targets
 
 
-def group_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
-    """(r - mean) / (std + 1e-6) within each group of group_size consecutive rewards, with the population std
-    (so a group of one is defined). A group whose rewards are all equal teaches nothing: its advantages are
-    exactly 0, not the rounding residue of r - mean."""
+@dataclass
+class PackedRollouts:
+    """Rollouts laid end to end in one row, prompt then completion each, with position ids restarting at 0 for each
+    rollout: transformers keeps them apart (models.py), so a forward computes what each rollout alone would, and no
+    padding is computed (sdpa and eager still compute attention over the whole row under a block-diagonal mask;
+    flash-attention and flex_attention only over each rollout's block). `targets` is -100 except at the positions
+    predicting a trained completion token.
+
+    Per-token values of the completions (old log-probs, advantages) travel flat, rollout after rollout, one value per
+    completion token: `spread` puts them at their positions in the row, `gather` takes them back out.
+    """
+
+    ids: torch.Tensor  # [1, L]
+    targets: torch.Tensor  # [1, L]
+    position_ids: torch.Tensor  # [1, L]
+    completion_positions: torch.Tensor  # [C]: the row position predicting each completion token
+    completion_lengths: List[int]  # per rollout; C is their sum
+
+    def to(self, device: torch.device) -> "PackedRollouts":
+        return PackedRollouts(self.ids.to(device), self.targets.to(device), self.position_ids.to(device),
+                              self.completion_positions.to(device), self.completion_lengths)
+
+    def per_token(self, values: torch.Tensor) -> torch.Tensor:
+        """One value per rollout [n] repeated for each of its completion tokens: [C]."""
+        lengths = torch.tensor(self.completion_lengths, device=values.device)
+        return values.repeat_interleave(lengths)
+
+    def spread(self, values: torch.Tensor) -> torch.Tensor:
+        """Completion-token values [C] at their positions in the row [1, L], 0 elsewhere."""
+        row = torch.zeros(self.ids.numel(), dtype=values.dtype, device=values.device)
+        return row.index_copy(0, self.completion_positions.to(values.device), values).view(self.ids.shape)
+
+    def gather(self, row: torch.Tensor) -> torch.Tensor:
+        """The completion-token values [C] of a row-shaped tensor [1, L]."""
+        return row.reshape(-1).index_select(0, self.completion_positions.to(row.device))
+
+
+def pack_rollouts(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]],
+                  masks: Optional[Sequence[Optional[Sequence[int]]]] = None) -> PackedRollouts:
+    """The rollouts (prompt i + completion i) packed into one row. masks[i], when given, holds a 0 or 1 per token of
+    completion i: a 0 keeps that token out of the targets (a tool's output inside a completion, which the policy did
+    not choose); None, or masks[i] None, trains every completion token."""
+    if len(prompts) != len(completions) or (masks is not None and len(masks) != len(completions)):
+        raise ValueError(f"{len(prompts)} prompts, {len(completions)} completions and "
+                         f"{'no' if masks is None else len(masks)} masks: one of each per rollout")
+    ids: List[int] = []
+    targets: List[int] = []
+    positions: List[int] = []
+    where: List[int] = []
+    for i, (prompt, completion) in enumerate(zip(prompts, completions)):
+        if not prompt:
+            raise ValueError(f"rollout {i} has an empty prompt: its first completion token would have no position")
+        mask = None if masks is None else masks[i]
+        if mask is not None and (len(mask) != len(completion) or any(m not in (0, 1) for m in mask)):
+            raise ValueError(f"rollout {i}'s mask must hold a 0 or 1 per completion token ({len(completion)}), "
+                             f"got {list(mask)}")
+        start, sequence = len(ids), list(prompt) + list(completion)
+        ids += sequence
+        positions += range(len(sequence))
+        targets += [-100] * len(sequence)
+        for t, token in enumerate(completion):
+            at = start + len(prompt) - 1 + t  # the position whose next token is completion token t
+            where.append(at)
+            if mask is None or mask[t]:
+                targets[at] = int(token)
+    row = partial(torch.tensor, dtype=torch.long)
+    return PackedRollouts(row([ids]), row([targets]), row([positions]), row(where),
+                          [len(c) for c in completions])
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int, std: str = "population") -> torch.Tensor:
+    """(r - mean) / (std + 1e-6) within each group of group_size consecutive rewards.
+
+    std "population" divides by the population std (a group of one is defined); "sample" by the Bessel-corrected
+    std, as torch.std, verl's GRPO (norm_adv_by_std_in_grpo, the default, with 1e-6) and TRL's scale_rewards="group"
+    (with 1e-4) do; "none" only subtracts the mean, as Dr. GRPO, verl's norm_adv_by_std_in_grpo=False and TRL's
+    scale_rewards="none" do. A group whose rewards are all equal teaches nothing: its advantages are exactly 0, not
+    the rounding residue of r - mean."""
+    if std not in ADVANTAGE_STD:
+        raise ValueError(f"advantageStd must be one of {ADVANTAGE_STD}, got {std!r}")
     r = rewards.float().view(-1, group_size)
-    mean, std = r.mean(1, keepdim=True), r.std(1, unbiased=False, keepdim=True)
-    advantages = (r - mean) / (std + 1e-6)
+    advantages = r - r.mean(1, keepdim=True)
+    if std != "none" and group_size > 1:
+        advantages = advantages / (r.std(1, unbiased=std == "sample", keepdim=True) + 1e-6)
     return advantages.masked_fill((r == r[:, :1]).all(1, keepdim=True), 0.0).view(-1)
 
 
@@ -398,14 +488,32 @@ class GRPO(Stage):
     """Group relative policy optimization on the step's prompts (role "prompts").
 
     Each prompt is sampled `groupSize` times; the RewardSource scores the completions; advantages are
-    group-normalized (see group_advantages). The old log-probs are those of the policy right after sampling,
-    from a no-grad forward with the same kernel as training, so the first update's ratios are exactly 1. They
-    are the model's own distribution (temperature 1, no top-p), which equals the sampling distribution only
-    when temperature is 1 and top-p is 1; the sampler's tempered log-probs are not used. The loss is the token
-    mean over all completion tokens of the step, on all ranks, of -min(ratio A, clip(ratio, 1 - epsLow,
-    1 + epsHigh) A), plus klCoef times the k3 estimate exp(ref - logp) - (ref - logp) - 1 of KL(policy ||
-    reference). `ppoEpochs` updates reuse one rollout batch at the step's learning rate; the metrics average over
-    them. The reward mean and population std are over all the step's rollouts on all ranks.
+    group-normalized as `advantageStd` says (see group_advantages). Every log-prob (old, current, reference) is
+    taken at the sampling temperature, the logits divided by `temperature` (by 1 when it is 0: a greedy pick has
+    probability 1 under its own rule, so the model's own distribution stands in), as TRL's GRPOTrainer and verl
+    take them. The nucleus is not cut, as in both, so with topP < 1 the ratios are those of the tempered
+    distribution the nucleus was cut from. The old log-probs are those of the policy right after sampling, from a
+    no-grad forward with the same kernel as training: the first update's ratios are exactly 1, and at topP 1 the
+    old log-probs are the sampler's own.
+
+    The per-token loss is -min(ratio A, clip(ratio, 1 - epsLow, 1 + epsHigh) A); with dualClip c > 1 it is capped at
+    -c A where A < 0 (dual-clip PPO, verl's clip_ratio_c), so a ratio far above 1 on a bad completion cannot blow
+    up the update; plus klCoef times the k3 estimate exp(ref - logp) - (ref - logp) - 1 of KL(policy || reference).
+
+    The step's rollouts over all ranks are split into mini-batches of `miniBatchSize` (0: one of all of them), one
+    optimizer update each, and `ppoEpochs` passes are made over them; an update's loss is the token mean over its
+    mini-batch's trained completion tokens on all ranks. Each pass deals the rollouts to the mini-batches afresh,
+    a stratified shuffle: the step's rollouts, in their order over all ranks, fall into runs of K (the number of
+    mini-batches), and each run deals one rollout to every mini-batch, in an order drawn per run from a seed of (run
+    seed, step, pass). A mini-batch is then the same rollouts on any number of ranks, and every rank holds as many
+    of each (miniBatchSize / ranks): the ranks make the same forwards and backwards. Every update of a step trains
+    at the step's learning rate: the schedule advances once per training step, as verl advances its scheduler once
+    per rollout batch (TRL's Trainer advances it per optimizer update). Metrics average over the updates; clip
+    fractions, entropy and KL are per trained token over all passes. The reward mean and population std are over
+    all the step's rollouts on all ranks.
+
+    The rollouts reach the model packed (pack_rollouts): each micro-batch's rollouts end to end in one row, no
+    padding computed.
     """
 
     ink = False  # InK-GRPO adds the in-domain next-token loss
@@ -418,20 +526,42 @@ class GRPO(Stage):
             raise ValueError("klCoef > 0 needs a reference model")
         self.counters.update(corpus_batches=0)
 
-    @torch.no_grad()
-    def token_logprobs(self, model: nn.Module, ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        hidden, weight = self.forward(model, ids, None)
-        return linear_selected_logprobs(hidden, weight, targets.reshape(-1)).view(targets.shape)
+    def temperature(self) -> float:
+        """The temperature log-probs are taken at: the sampling temperature, 1 for greedy sampling."""
+        return self.hyper.temperature if self.hyper.temperature > 0 else 1.0
 
-    def policy_loss(self, ids, targets, old, ref, advantages, scale: float, sums: Dict[str, float]) -> torch.Tensor:
+    @torch.no_grad()
+    def token_logprobs(self, model: nn.Module, batch: PackedRollouts) -> torch.Tensor:
+        """Log-probs [1, L] of the batch's trained completion tokens at the sampling temperature, 0 elsewhere."""
+        hidden, weight = self.forward(model, batch.ids, batch.position_ids)
+        targets = batch.targets.reshape(-1)
+        return linear_selected_logprobs(hidden, weight, targets, temperature=self.temperature()).view(batch.ids.shape)
+
+    def rollout_logprobs(self, model: nn.Module, batches: Sequence[PackedRollouts]) -> List[torch.Tensor]:
+        """Each rollout's completion-token log-probs under model, the batches' rollouts one after another."""
+        logprobs: List[torch.Tensor] = []
+        for batch in batches:
+            logprobs += batch.gather(self.token_logprobs(model, batch)).split(batch.completion_lengths)
+        return logprobs
+
+    def policy_loss(self, batch: PackedRollouts, old, ref, advantages, scale: float,
+                    sums: Dict[str, float]) -> torch.Tensor:
+        """scale x the summed per-token loss of a packed batch; old, ref and advantages are row-shaped [1, L]."""
         h = self.hyper
-        hidden, weight = self.forward(self.model, ids, None)
-        logp, entropy = linear_selected_logprobs(hidden, weight, targets.reshape(-1), return_entropy=True)
+        hidden, weight = self.forward(self.model, batch.ids, batch.position_ids)
+        targets = batch.targets
+        logp, entropy = linear_selected_logprobs(hidden, weight, targets.reshape(-1), temperature=self.temperature(),
+                                                 return_entropy=True)
         logp, entropy = logp.view(targets.shape), entropy.view(targets.shape)
         mask = targets != -100
         ratio = torch.exp(logp - old)
-        a = advantages[:, None]
+        a = advantages
         per_token = -torch.min(ratio * a, ratio.clamp(1 - h.eps_low, 1 + h.eps_high) * a)
+        if h.dual_clip:
+            cap = -h.dual_clip * a
+            dual = (a < 0) & (per_token > cap)
+            per_token = torch.where(dual, cap, per_token)
+            sums["dual_clipped"] += float((dual & mask).sum())
         if ref is not None:
             log_ratio = ref - logp
             k3 = torch.exp(log_ratio) - log_ratio - 1
@@ -444,6 +574,28 @@ class GRPO(Stage):
         sums["loss"] += float(loss.detach())
         return loss
 
+    def mini_batches(self, step: int, positions: Sequence[int]) -> List[List[int]]:
+        """The step's optimizer updates, pass after pass: each the indices (on this rank, ascending) of the rollouts
+        of its mini-batch. positions: each of this rank's rollouts' position among the step's rollouts over all
+        ranks (rank r holds the r-th of the equal consecutive parts)."""
+        h, local = self.hyper, len(positions)
+        total = local * self.world
+        size = h.mini_batch_size or total
+        if size % self.world:
+            raise ValueError(f"miniBatchSize ({size}) must divide evenly over the {self.world} ranks: each rank "
+                             "trains on as many rollouts of every mini-batch")
+        if total % size:
+            raise ValueError(f"the step's {total} rollouts (prompts per step x groupSize {h.group_size}) do not split "
+                             f"into mini-batches of miniBatchSize {size}")
+        count = total // size
+        updates: List[List[int]] = []
+        for epoch in range(h.ppo_epochs):
+            g = torch.Generator().manual_seed(self.seed("minibatch", step, epoch))
+            deal = torch.rand(size, count, generator=g).argsort(1).tolist()  # run r's i-th rollout: deal[r][i]
+            assigned = [deal[p // count][p % count] for p in positions]
+            updates += [[i for i, b in enumerate(assigned) if b == k] for k in range(count)]
+        return updates
+
     def step(self, step: int) -> Dict[str, float]:
         h, started, sums = self.hyper, time.perf_counter(), defaultdict(float)
         frame = self.data.batch(step, "prompts")
@@ -453,65 +605,84 @@ class GRPO(Stage):
         rewards = torch.as_tensor(self.rewards.rewards(step, rollouts), dtype=torch.float32).reshape(-1)
         if rewards.numel() != len(rollouts):
             raise ValueError(f"reward source returned {rewards.numel()} rewards for {len(rollouts)} rollouts")
-        advantages = group_advantages(rewards, h.group_size).to(self.device)  # a group never spans ranks
+        # A group never spans ranks.
+        advantages = group_advantages(rewards, h.group_size, h.advantage_std).to(self.device)
 
-        ids, targets = build_rows(prompts, completions)
-        ids, targets = ids.to(self.device), targets.to(self.device)
-        tokens = self.global_tokens(int((targets != -100).sum()), len(ids))
-        slices = micro_batches(len(ids), h.grad_accum)
-        old = torch.cat([self.token_logprobs(self.model, ids[s], targets[s]) for s in slices])
+        def pack(members: Sequence[int]) -> PackedRollouts:
+            return pack_rollouts([prompts[i] for i in members], [completions[i] for i in members]).to(self.device)
+
+        local, trained = len(rollouts), [len(c) for c in completions]  # every completion token is trained
+        tokens = self.global_tokens(sum(trained), local)  # and every rank holds as many rollouts
+        positions = [p * h.group_size + j for p in frame.prompt_positions() for j in range(h.group_size)]
+        updates = self.mini_batches(step, positions)
+
+        # Old and reference log-probs, in micro-batches of the size the updates' are.
+        per_pass = len(updates) // h.ppo_epochs
+        batches = [pack(range(local)[s]) for s in micro_batches(local, per_pass * h.grad_accum)]
+        old = self.rollout_logprobs(self.model, batches)
         ref = None
         if h.kl_coef > 0:
-            ref = torch.cat([self.token_logprobs(self.reference, ids[s], targets[s]) for s in slices])
+            ref = self.rollout_logprobs(self.reference, batches)
             release(self.reference)
+        del batches
+        update_tokens = all_sum({str(u): sum(trained[i] for i in members) for u, members in enumerate(updates)})
 
-        trained, grad_norms, ce_applied = tokens * h.ppo_epochs, [], 0
-        ce_draws = torch.rand(h.ppo_epochs, generator=self.generator("ce", step)).tolist()  # b per update
-        for epoch in range(h.ppo_epochs):
-            losses: List[Callable[[], torch.Tensor]] = [
-                partial(self.policy_loss, ids[s], targets[s], old[s], None if ref is None else ref[s], advantages[s],
-                        1.0 / max(tokens, 1), sums)
-                for s in slices
-            ]
-            if self.ink and ce_draws[epoch] < h.ce_prob:
+        def policy_loss(members: Sequence[int], scale: float) -> Callable[[], torch.Tensor]:
+            batch = pack(members)
+
+            def row(per_rollout: List[torch.Tensor]) -> torch.Tensor:
+                return batch.spread(torch.cat([per_rollout[i] for i in members]))
+
+            return partial(self.policy_loss, batch, row(old), None if ref is None else row(ref),
+                           batch.spread(batch.per_token(advantages[list(members)])), scale, sums)
+
+        trained_tokens, grad_norms, ce_applied = tokens * h.ppo_epochs, [], 0
+        ce_draws = torch.rand(len(updates), generator=self.generator("ce", step)).tolist()  # b per update
+        for u, members in enumerate(updates):
+            scale = 1.0 / max(update_tokens[str(u)], 1)
+            losses = [policy_loss(members[s], scale) for s in micro_batches(len(members), h.grad_accum)]
+            if self.ink and ce_draws[u] < h.ce_prob:
                 self.counters["corpus_batches"] += 1
                 corpus = self.data.batch(self.counters["corpus_batches"], "corpus")
                 ce_losses, ce_tokens = self.cross_entropy_losses(corpus, h.ce_coef, sums, "ce_loss")
                 losses += ce_losses
-                trained += ce_tokens
+                trained_tokens += ce_tokens
                 ce_applied += 1
             accumulate_gradients(losses, self.world)
             grad_norms.append(self.update())
 
         # Rewards over all ranks: their mean first, then the squared deviations from it.
-        counted = all_sum({"rollouts": len(rollouts), "reward": float(rewards.double().sum()),
+        counted = all_sum({"rollouts": local, "reward": float(rewards.double().sum()),
                            "completion_tokens": sum(map(len, completions))})
         reward_mean = counted["reward"] / max(counted["rollouts"], 1)
         sums["reward_deviation"] += float(((rewards.double() - reward_mean) ** 2).sum())
         sums = all_sum(sums)
-        updates, total = h.ppo_epochs, max(tokens * h.ppo_epochs, 1)
+        count, total = len(updates), max(tokens * h.ppo_epochs, 1)
         metrics = {
-            "loss": (sums["loss"] + h.ce_coef * sums.get("ce_loss", 0.0)) / updates,
+            "loss": (sums["loss"] + h.ce_coef * sums.get("ce_loss", 0.0)) / count,
             "reward_mean": reward_mean,
             "reward_std": math.sqrt(sums["reward_deviation"] / max(counted["rollouts"], 1)),
             "clip_fraction": sums["clipped"] / total,
             "entropy": sums["entropy"] / total,
             "completion_length": counted["completion_tokens"] / max(counted["rollouts"], 1),
-            "grad_norm": sum(grad_norms) / updates,
+            "grad_norm": sum(grad_norms) / count,
         }
+        if h.dual_clip:
+            metrics["dual_clip_fraction"] = sums["dual_clipped"] / total
         if ref is not None:
             metrics["kl"] = sums["kl"] / total
         if self.ink:
-            metrics["ce_applied"] = ce_applied / updates
+            metrics["ce_applied"] = ce_applied / count
             if ce_applied:
                 metrics["ce_loss"] = sums["ce_loss"] / ce_applied
-        return self.finish(started, trained, metrics)
+        return self.finish(started, trained_tokens, metrics)
 
 
 class InKGRPO(GRPO):
-    """GRPO plus, in each update with probability ceProb (rho), ceCoef (lambda) times the next-token loss on the
-    next batch of the in-domain corpus (role "corpus", numbered 1, 2, ... in the order they are used):
-    L = L_GRPO + lambda * b * L_CE with b ~ Bernoulli(rho) drawn per update from the run's seeded generator."""
+    """GRPO plus, in each optimizer update with probability ceProb (rho), ceCoef (lambda) times the next-token loss
+    on the next batch of the in-domain corpus (role "corpus", numbered 1, 2, ... in the order they are used):
+    L = L_GRPO + lambda * b * L_CE with b ~ Bernoulli(rho) drawn per update (each mini-batch of each pass) from the
+    run's seeded generator."""
 
     ink = True
 

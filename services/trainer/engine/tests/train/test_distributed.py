@@ -2,8 +2,8 @@
 
 Two ranks give the one-rank run step for step (the same sums, taken in another order): the same rollouts, and
 rewards, losses, KL and gradient norms within 1e-5 relative (1e-6 absolute), the weights' moves within 1e-4 of
-their size, for SFT, OPD (on-policy and dataset steps, the full teacher and its top-K) and InK-GRPO (with a
-reference model), with the ranks holding unequal token counts.
+their size, for SFT, OPD (on-policy and dataset steps, the full teacher and its top-K), InK-GRPO (with a
+reference model) and GRPO in mini-batches, with the ranks holding unequal token counts.
 A two-rank run resumed from a sharded checkpoint repeats the uninterrupted one bit for bit, and a stop (SIGTERM to
 one rank, or the service's answer to rank 0) makes both ranks checkpoint the same step and exit 143.
 """
@@ -36,6 +36,13 @@ CASES = {
     "ink-grpo": dict(stage="ink-grpo", vocab=16, hyper=dict(lr=1e-2, gradAccum=2, groupSize=4, maxTokens=5,
                                                             stopIds=[3], temperature=1.3, ppoEpochs=2, klCoef=0.05,
                                                             ceCoef=0.5, ceProb=0.6)),
+    # 16 rollouts a step in mini-batches of 8, each rank holding 4 of each, packed 2 to a micro-batch (4 on one rank).
+    # Four updates a step: with AdamW's default eps, the first update moves the entries whose gradient is all but 0
+    # by about lr whatever its sign, which the rounding of another packing flips; a larger eps keeps them still.
+    "grpo-minibatch": dict(stage="grpo", vocab=16, hyper=dict(lr=1e-2, adamEps=1e-5, gradAccum=2, groupSize=4,
+                                                              maxTokens=5, stopIds=[3], temperature=0.8, ppoEpochs=2,
+                                                              miniBatchSize=8, dualClip=1.5, advantageStd="sample",
+                                                              klCoef=0.05)),
 }
 
 
