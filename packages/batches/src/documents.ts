@@ -57,6 +57,8 @@ export type DocumentOptions = {
   overlong: Overlong;
   /** Prompts only: false renders Qwen3's empty think block after the generation prompt. */
   thinking: boolean;
+  /** Prompts only: tools offered to the policy in every prompt (in place of a chat sample's own). */
+  tools?: ToolDefinition[];
 };
 
 /** What one sample became: its documents, and what was cut or dropped on the way. */
@@ -128,7 +130,7 @@ export class Documentizer {
     };
     if (messages.length === 0) return { documents: [], prompt, dropped: "untrained" };
     const { ids } = this.tokenizer.encodeChat(messages, {
-      tools,
+      tools: this.options.tools ?? tools,
       addGenerationPrompt: true,
       ...(this.options.thinking ? {} : { enableThinking: false }),
     });
