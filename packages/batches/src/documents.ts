@@ -8,6 +8,7 @@
  * - rl-prompt sample (`prompts` role): the prompt turns rendered for generation, ending in
  *   `<|im_start|>assistant\n` (with `thinking: false`, followed by Qwen3's empty think block, its
  *   non-thinking mode); the sample's id, prompt turns and `reward_model` are kept for scoring.
+ *   With `tools` (a GRPO run whose policy may call tools), the system turn carries their tools block.
  * - chat sample (`prompts` role, for on-policy distillation): the turns before the last assistant turn,
  *   rendered the same way, with no reward model.
  *
