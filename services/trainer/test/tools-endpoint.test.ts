@@ -10,7 +10,7 @@ import { loadQwen3Tokenizer, type Qwen3Tokenizer } from "@sovereign/tokenizer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tokenHash } from "../src/runs";
 import { pinnedToolCorpus, pinnedVersions } from "../src/versions";
-import { createStack, insertRun, type TestStack } from "./helpers";
+import { createStack, engineAvailable, insertRun, type TestStack, waitForRun } from "./helpers";
 import { CIVIL, STATUTES, statuteRows } from "./tools.fixture";
 
 const QUESTION = 'ผู้ใดจงใจทำให้ผู้อื่นเสียหาย ต้องรับผิดตามมาตราใด ตอบเป็น JSON {"articles": [...]}';
@@ -137,6 +137,42 @@ describe("a GRPO run with tools", () => {
     });
     expect(bad.status).toBe(400);
   });
+
+  it.skipIf(!engineAvailable)(
+    "runs end to end: the engine asks /turns after each turn and reports the tool metrics",
+    { timeout: 600_000 },
+    async () => {
+      const asked: number[] = [];
+      const data = stack.trainer.data;
+      const tools = data.tools.bind(data);
+      data.tools = (id: string) => {
+        asked.push(Date.now());
+        return tools(id);
+      };
+      try {
+        const res = await stack.post("/v1/training/runs", {
+          ...spec(),
+          name: "agentic-e2e",
+          hyper: { ...spec().hyper, groupSize: 2, maxTokens: 6, lr: 1e-3, checkpointEvery: 0 },
+        });
+        expect(res.status, await res.clone().text()).toBe(202);
+        const run = await waitForRun(stack, ((await res.json()) as { id: string }).id);
+        expect(run.status, `${run.error}\n${run.logTail}`).toBe("succeeded");
+        const metrics = run.metrics.filter((m) => m.rank === 0).map((m) => m.metrics);
+        expect(metrics).toHaveLength(2);
+        for (const m of metrics) {
+          expect(m.tool_call_fraction).toBeGreaterThanOrEqual(0);
+          expect(m.tool_call_fraction).toBeLessThanOrEqual(1);
+          expect(m.turns).toBeGreaterThanOrEqual(1);
+          expect(m.turns).toBeLessThanOrEqual(3);
+        }
+        // One request per step at least: after the first turn, every rollout is sent to the service.
+        expect(asked.length).toBeGreaterThanOrEqual(2);
+      } finally {
+        data.tools = tools;
+      }
+    },
+  );
 
   it("scores the final answer, not the turns before it", async () => {
     const firstTurn = tokenizer.encode(
