@@ -12,6 +12,7 @@ from typing import List, Optional
 import pytest
 import torch
 
+import sovereign_engine.algorithms as algorithms
 from sovereign_engine.agentic import agentic_rollouts, turn_seed
 from sovereign_engine.algorithms import RunConfig, build_rows
 from sovereign_engine.frames import Frame
@@ -149,19 +150,14 @@ def test_run_config_reads_tools_for_grpo_stages_only():
         RunConfig.from_dict({"stage": "sft", "model": {}, "totalSteps": 1, "tools": {"maxTurns": 2}})
 
 
-def test_grpo_with_tools_trains_only_generated_tokens():
+def test_grpo_with_tools_trains_only_generated_tokens(monkeypatch):
     world = ToolWorld()
     stage = make_stage("grpo", toy_model(VOCAB, seed=1), ToolTaskData(prompts=2), rewards=world, lr=1e-2,
                        schedule="constant", maxTokens=3, stopIds=[END], groupSize=4)
     stage.config.tools = {"names": ["toy"], "maxTurns": 2}
     built = []
-    import sovereign_engine.algorithms as algorithms
-    original = algorithms.build_rows
-    algorithms.build_rows = lambda *a, **k: built.append(original(*a, **k)) or built[-1]
-    try:
-        metrics = stage.step(1)
-    finally:
-        algorithms.build_rows = original
+    monkeypatch.setattr(algorithms, "build_rows", lambda *a, **k: built.append(build_rows(*a, **k)) or built[-1])
+    metrics = stage.step(1)
     ids, targets = built[0]
     rollouts = world.reward_calls[0]
     for row, r in enumerate(rollouts):
@@ -197,3 +193,12 @@ def test_a_warm_started_policy_learns_to_call_the_tool():
     assert 0.1 < mean(share[first]) < 0.9, share  # the warm start calls the tool some of the time, not always
     assert mean(share[last]) > mean(share[first]) + 0.2, share
     assert mean(reward[last]) > mean(reward[first]) + 0.2, reward
+
+
+def test_ink_grpo_takes_tools_too():
+    world = ToolWorld()
+    stage = make_stage("ink-grpo", toy_model(VOCAB, seed=1), ToolTaskData(prompts=2), rewards=world, lr=1e-2,
+                       schedule="constant", maxTokens=3, stopIds=[END], groupSize=4, ceProb=1.0)
+    stage.config.tools = {"names": ["toy"], "maxTurns": 2}
+    metrics = stage.step(1)
+    assert world.turn_calls and metrics["ce_applied"] == 1 and "tool_call_fraction" in metrics
