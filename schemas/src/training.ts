@@ -153,6 +153,29 @@ export const TrainingHyper = z.strictObject({
   ceCoef: z.number().nonnegative().default(0.1),
   ceProb: fraction.default(0.6),
 });
+/** The tools a GRPO policy may call in its rollouts (the trainer service runs them). */
+export const TOOL_NAMES = ["statute_search", "section_lookup"] as const;
+export const ToolName = z.enum(TOOL_NAMES);
+export type ToolName = z.infer<typeof ToolName>;
+
+/**
+ * Multi-turn rollouts with tools (GRPO and InK-GRPO): the policy may call the named tools in Qwen3's
+ * `<tool_call>` format, the service runs them over the statute corpus `corpus` (a committed text version, pinned
+ * by hash like the datasets; its samples are statute sections, `meta.law_name` and `meta.section_label` when the
+ * corpus has them) and appends each result as a tool turn, for up to `maxTurns` assistant turns. Each tool
+ * result is cut to `maxToolTokens` tokens when set. The reward scores the last assistant turn.
+ */
+export const ToolsSpec = z.strictObject({
+  names: z
+    .array(ToolName)
+    .min(1)
+    .refine((names) => new Set(names).size === names.length, "names a tool twice"),
+  corpus: Sha256Hex,
+  maxTurns: z.number().int().min(1).max(32).default(4),
+  maxToolTokens: z.number().int().positive().optional(),
+});
+export type ToolsSpec = z.infer<typeof ToolsSpec>;
+
 /** The keys that shape the run rather than the engine's optimizer and algorithm. */
 export const RUN_SHAPE_KEYS = ["totalSteps", "seqLen", "rowsPerStep", "thinking"] as const;
 export type TrainingHyper = z.infer<typeof TrainingHyper>;
@@ -166,6 +189,7 @@ export const TrainingRunSpec = z
     reference: ModelRef.optional(),
     datasets: DatasetRoles,
     hyper: TrainingHyper,
+    tools: ToolsSpec.optional(),
     seed: z.number().int().nonnegative().default(0),
   })
   .superRefine((spec, ctx) => {
@@ -232,6 +256,12 @@ export const TrainingRunSpec = z
         code: "custom",
         path: ["hyper", "miniBatchSize"],
         message: `a step's ${rollouts} rollouts (rowsPerStep ${spec.hyper.rowsPerStep} × groupSize ${spec.hyper.groupSize}) do not split into mini-batches of ${miniBatchSize}`,
+      });
+    if (spec.tools && spec.stage !== "grpo" && spec.stage !== "ink-grpo")
+      ctx.addIssue({
+        code: "custom",
+        path: ["tools"],
+        message: `stage ${spec.stage} samples no multi-turn rollouts; only GRPO stages call tools`,
       });
     if (spec.reference && spec.stage !== "grpo" && spec.stage !== "ink-grpo")
       ctx.addIssue({

@@ -45,6 +45,7 @@ export function cacheKey(
     form: prompts ? "prompt" : "packed",
     seqLen: options.seqLen,
     ...(prompts ? { thinking: options.thinking } : { overlong: options.overlong }),
+    ...(prompts && options.tools ? { tools: options.tools } : {}),
   };
 }
 

@@ -8,6 +8,7 @@
  * - rl-prompt sample (`prompts` role): the prompt turns rendered for generation, ending in
  *   `<|im_start|>assistant\n` (with `thinking: false`, followed by Qwen3's empty think block, its
  *   non-thinking mode); the sample's id, prompt turns and `reward_model` are kept for scoring.
+ *   With `tools` (a GRPO run whose policy may call tools), the system turn carries their tools block.
  * - chat sample (`prompts` role, for on-policy distillation): the turns before the last assistant turn,
  *   rendered the same way, with no reward model.
  *
@@ -57,6 +58,8 @@ export type DocumentOptions = {
   overlong: Overlong;
   /** Prompts only: false renders Qwen3's empty think block after the generation prompt. */
   thinking: boolean;
+  /** Prompts only: tools offered to the policy in every prompt (in place of a chat sample's own). */
+  tools?: ToolDefinition[];
 };
 
 /** What one sample became: its documents, and what was cut or dropped on the way. */
@@ -128,7 +131,7 @@ export class Documentizer {
     };
     if (messages.length === 0) return { documents: [], prompt, dropped: "untrained" };
     const { ids } = this.tokenizer.encodeChat(messages, {
-      tools,
+      tools: this.options.tools ?? tools,
       addGenerationPrompt: true,
       ...(this.options.thinking ? {} : { enableThinking: false }),
     });

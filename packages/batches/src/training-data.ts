@@ -17,6 +17,7 @@
  * version hash>/<sample id>` (unique across versions; `prompt(id)` gives back its reward model), `index` its
  * position in the frame, which tells apart two draws of one prompt when a step spans an epoch boundary.
  */
+import type { ToolDefinition } from "@sovereign/schemas";
 import { type BlobStore, manifestHash } from "@sovereign/shards";
 import { type CacheEvent, cacheKey, openVersionDocuments, type VersionInput } from "./build";
 import { type DocumentFile, type DocumentStats, emptyStats } from "./cache-file";
@@ -49,6 +50,11 @@ export type TrainingDataOptions = {
   overlong?: Overlong;
   /** Prompts: false ends each prompt with Qwen3's empty think block (non-thinking mode). Default true. */
   thinking?: boolean;
+  /**
+   * Prompts: tools offered to the policy (multi-turn rollouts with tools), rendered in every prompt's system turn
+   * as the chat template renders a sample's tools. A chat sample's own tools are replaced by these.
+   */
+  tools?: ToolDefinition[];
   /** Rows a document may be placed in: the last this many opened. Default 8. */
   packWindow?: number;
   onCache?: (event: CacheEvent) => void;
@@ -108,6 +114,7 @@ export async function openTrainingData(options: TrainingDataOptions): Promise<Tr
     seqLen: options.seqLen,
     overlong: options.overlong ?? "truncate",
     thinking: options.thinking ?? true,
+    ...(options.tools?.length && role === "prompts" ? { tools: options.tools } : {}),
   };
   const documentizer = new Documentizer(tokenizer, documentOptions);
   const files: DocumentFile[] = [];

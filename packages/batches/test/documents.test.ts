@@ -2,6 +2,7 @@
 import type { ChatSample, RlPromptSample, TextSample } from "@sovereign/schemas";
 import { loadQwen3Tokenizer, type Qwen3Tokenizer } from "@sovereign/tokenizer";
 import { beforeAll, describe, expect, it } from "vitest";
+import { cacheKey } from "../src/build";
 import {
   allocateRows,
   Documentizer,
@@ -148,6 +149,41 @@ describe("prompt documents", () => {
     expect(tokenizer.decode(Array.from(result.documents[0]?.ids ?? []))).toMatch(
       /<\|im_start\|>assistant\n<think>\n\n<\/think>\n\n$/,
     );
+  });
+
+  it("carry the tools offered to the policy, rendered as the chat template renders a sample's tools", () => {
+    const tools = [
+      {
+        type: "function" as const,
+        function: {
+          name: "statute_search",
+          parameters: { type: "object", properties: { query: { type: "string" } }, required: ["query"] },
+        },
+      },
+    ];
+    const withTools = new Documentizer(tokenizer, {
+      role: "prompts",
+      seqLen: 4096,
+      overlong: "truncate",
+      thinking: true,
+      tools,
+    }).documents("rl-prompt", prompt);
+    expect(Array.from(withTools.documents[0]?.ids ?? [])).toEqual(
+      tokenizer.encodeChat(prompt.prompt, { tools, addGenerationPrompt: true }).ids,
+    );
+    expect(tokenizer.decode(Array.from(withTools.documents[0]?.ids ?? []))).toContain(
+      '"name": "statute_search"',
+    );
+    const key = (options: object) =>
+      cacheKey({ hash: "a".repeat(64), manifest: { splits: { train: {} } } as never }, "t", {
+        role: "prompts",
+        seqLen: 64,
+        overlong: "truncate",
+        thinking: true,
+        ...options,
+      });
+    expect(key({ tools })).not.toEqual(key({}));
+    expect(key({})).not.toHaveProperty("tools");
   });
 
   it("longer than seqLen are dropped, never cut", () => {

@@ -8,6 +8,7 @@ import { notFound, ServiceError } from "@sovereign/http";
 import type { TrainingRunSpec } from "@sovereign/schemas";
 import type { BlobStore } from "@sovereign/shards";
 import { loadQwen3Tokenizer } from "@sovereign/tokenizer";
+import { openRunTools, type RunTools } from "./tools";
 import type { PinnedVersion } from "./versions";
 
 /**
@@ -30,14 +31,29 @@ export function rolesOf(spec: TrainingRunSpec, versions: readonly PinnedVersion[
 
 export class DataPlane {
   private readonly open = new Map<string, Map<Role, TrainingData>>();
+  private readonly runTools = new Map<string, RunTools>();
 
   constructor(private readonly options: { store: BlobStore; cacheDir: string }) {}
 
-  /** Opens every role of a run, building cache files where needed. */
-  async prepare(runId: string, spec: TrainingRunSpec, versions: readonly PinnedVersion[]): Promise<void> {
+  /**
+   * Opens every role of a run, building cache files where needed, and its tools over `toolCorpus` when the spec
+   * has tools (its prompts then carry the tools block).
+   */
+  async prepare(
+    runId: string,
+    spec: TrainingRunSpec,
+    versions: readonly PinnedVersion[],
+    toolCorpus?: PinnedVersion,
+  ): Promise<void> {
     this.release(runId);
     const tokenizer = await loadQwen3Tokenizer();
     const opened = new Map<Role, TrainingData>();
+    let tools: RunTools | undefined;
+    if (spec.tools) {
+      if (!toolCorpus) throw new Error(`training run ${runId} has tools and no pinned tools.corpus`);
+      tools = await openRunTools(this.options.store, spec.tools, toolCorpus);
+    }
+    const definitions = tools ? [...tools.tools.values()].map((t) => t.definition) : undefined;
     try {
       for (const [role, version] of rolesOf(spec, versions)) {
         opened.set(
@@ -53,6 +69,7 @@ export class DataPlane {
             rowsPerStep: spec.hyper.rowsPerStep,
             cacheDir: this.options.cacheDir,
             thinking: spec.hyper.thinking,
+            ...(definitions && role === "prompts" ? { tools: definitions } : {}),
           }),
         );
       }
@@ -61,6 +78,16 @@ export class DataPlane {
       throw error;
     }
     this.open.set(runId, opened);
+    if (tools) this.runTools.set(runId, tools);
+  }
+
+  /** The tools of a running run that has them. */
+  tools(runId: string): RunTools {
+    if (!this.open.has(runId)) throw new ServiceError("CONFLICT", `training run ${runId} is not running`);
+    const tools = this.runTools.get(runId);
+    if (!tools)
+      throw new ServiceError("BAD_REQUEST", `training run ${runId} has no tools (its spec sets no tools)`);
+    return tools;
   }
 
   data(runId: string, role: string): TrainingData {
@@ -81,6 +108,7 @@ export class DataPlane {
   release(runId: string): void {
     for (const data of this.open.get(runId)?.values() ?? []) data.close();
     this.open.delete(runId);
+    this.runTools.delete(runId);
   }
 
   close(): void {

@@ -26,6 +26,7 @@ export const trainerPolicy: AccessPolicy = {
   "GET /v1/engine/runs/:id/config": engine,
   "GET /v1/engine/runs/:id/batches/:step": engine,
   "POST /v1/engine/runs/:id/rollouts": engine,
+  "POST /v1/engine/runs/:id/turns": engine,
   "POST /v1/engine/runs/:id/metrics": engine,
   "POST /v1/engine/runs/:id/checkpoints": engine,
   "POST /v1/engine/runs/:id/status": engine,

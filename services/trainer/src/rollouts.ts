@@ -1,12 +1,14 @@
 /**
  * @module Rollout scoring for engine ranks: each completion is matched to the prompt its frame named, and scored
  * by `@sovereign/rewards` against that prompt's reward model (constraint verifiers, legal answers, token F1,
- * or an LLM judge when one is configured).
+ * or an LLM judge when one is configured). A multi-turn rollout (a run with tools) is scored on its final answer:
+ * the tokens after the completion's last assistant header.
  */
 import { ServiceError } from "@sovereign/http";
 import { type Judge, type RewardDetail, scoreRollouts } from "@sovereign/rewards";
 import { loadQwen3Tokenizer } from "@sovereign/tokenizer";
 import type { DataPlane } from "./data-plane";
+import { ASSISTANT_HEADER, lastTurnStart } from "./tools";
 
 export type RolloutRequest = { prompt: string; promptIds: number[]; completionIds: number[] };
 
@@ -19,8 +21,11 @@ export class RolloutScorer {
   async score(
     runId: string,
     items: readonly RolloutRequest[],
+    options: { multiTurn?: boolean } = {},
   ): Promise<{ rewards: number[]; details: RewardDetail[] }> {
     const prompts = this.data.data(runId, "prompts");
+    const tokenizer = await loadQwen3Tokenizer();
+    const header = options.multiTurn ? tokenizer.encode(ASSISTANT_HEADER) : [];
     const rollouts = items.map((item, i) => {
       const prompt = prompts.prompt(item.prompt);
       if (!prompt)
@@ -30,11 +35,14 @@ export class RolloutScorer {
           "BAD_REQUEST",
           `body.items.${i}.prompt: prompt ${item.prompt} (sample ${prompt.sampleId}) has no reward model to score it by`,
         );
-      return { rewardModel: prompt.rewardModel, completionIds: item.completionIds, prompt: prompt.messages };
+      const completionIds = options.multiTurn
+        ? item.completionIds.slice(lastTurnStart(item.completionIds, header))
+        : item.completionIds;
+      return { rewardModel: prompt.rewardModel, completionIds, prompt: prompt.messages };
     });
     try {
       const scored = await scoreRollouts(rollouts, {
-        tokenizer: await loadQwen3Tokenizer(),
+        tokenizer,
         ...(this.judge ? { judge: this.judge } : {}),
       });
       return { rewards: [...scored.rewards], details: scored.details };

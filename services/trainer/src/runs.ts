@@ -11,7 +11,7 @@ import { canonicalJson, sha256Hex } from "@sovereign/shards";
 import { TeacherEndpoints, type TeacherTarget } from "@sovereign/teacher";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { exportSummary, type ModelExport } from "./export";
-import { pinnedVersions, type VersionSource } from "./versions";
+import { pinnedToolCorpus, pinnedVersions, type VersionSource } from "./versions";
 
 const { trainingRuns, trainingMetrics, trainingCheckpoints, trainingExports } = tables;
 export type TrainingRunRow = typeof trainingRuns.$inferSelect;
@@ -77,6 +77,7 @@ export class TrainingRuns {
   async create(spec: TrainingRunSpec): Promise<RunSummary> {
     this.servedTeacher(spec);
     await pinnedVersions(this.versions, spec.datasets);
+    await pinnedToolCorpus(this.versions, spec);
     const [row] = await this.db
       .insert(trainingRuns)
       .values({

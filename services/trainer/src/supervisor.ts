@@ -17,7 +17,13 @@ import type { Logger } from "pino";
 import type { TrainerConfig } from "./config";
 import type { DataPlane } from "./data-plane";
 import type { TrainingRunRow, TrainingRuns } from "./runs";
-import { fetchVersionFiles, pinnedVersions, type VersionSource, verifyPinned } from "./versions";
+import {
+  fetchVersionFiles,
+  pinnedToolCorpus,
+  pinnedVersions,
+  type VersionSource,
+  verifyPinned,
+} from "./versions";
 
 /** What the engine said of itself through `POST /status`. */
 export type EngineReport = { state: "running" | "succeeded" | "failed"; message?: string };
@@ -168,9 +174,11 @@ export class Supervisor {
       // The endpoint may have left the configuration since the run was queued.
       teacherKey = runs.servedTeacher(row.spec)?.apiKey ?? null;
       const versions = await pinnedVersions(this.options.versions, row.datasets);
-      await fetchVersionFiles(this.options.versions, this.options.store, versions);
-      await verifyPinned(this.options.store, versions);
-      await data.prepare(row.id, row.spec, versions);
+      const toolCorpus = await pinnedToolCorpus(this.options.versions, row.spec);
+      const all = toolCorpus ? [...versions, toolCorpus] : versions;
+      await fetchVersionFiles(this.options.versions, this.options.store, all);
+      await verifyPinned(this.options.store, all);
+      await data.prepare(row.id, row.spec, versions, toolCorpus);
     } catch (error) {
       log.warn({ err: error }, "training run failed before its engine started");
       data.release(row.id);

@@ -35,9 +35,16 @@ export type PinnedVersion = {
 /** Where versions are looked up: the registry's tables, or a curator over HTTP (`/v1/versions/{hash}`). */
 export type VersionSource = { db: Database } | { curatorUrl: string; curatorToken?: string };
 
-/** Each role's version as the registry has it; unknown hashes, drafts and wrong kinds are refused by name. */
-export async function pinnedVersions(source: VersionSource, roles: DatasetRoles): Promise<PinnedVersion[]> {
-  if ("curatorUrl" in source) return pinnedOverHttp(source, roles);
+/**
+ * Each role's version as the registry has it; unknown hashes, drafts and wrong kinds are refused by name (the
+ * spec field `field(role)`, `datasets.<role>` by default).
+ */
+export async function pinnedVersions(
+  source: VersionSource,
+  roles: DatasetRoles,
+  field: (role: DatasetRole) => string = (role) => `datasets.${role}`,
+): Promise<PinnedVersion[]> {
+  if ("curatorUrl" in source) return pinnedOverHttp(source, roles, field);
   const { db } = source;
   const wanted = Object.entries(roles).filter((e): e is [DatasetRole, string] => typeof e[1] === "string");
   if (!wanted.length) return [];
@@ -60,23 +67,41 @@ export async function pinnedVersions(source: VersionSource, roles: DatasetRoles)
   const byHash = new Map(rows.map((r) => [r.hash, r]));
   return wanted.map(([role, hash]) => {
     const row = byHash.get(hash);
-    return checkRole(role, hash, row);
+    return checkRole(role, hash, row, field(role));
   });
+}
+
+/**
+ * The statute corpus a run's tools search (`tools.corpus`): a committed text version, pinned and checked as the
+ * corpus role's datasets are; undefined for a run without tools.
+ */
+export async function pinnedToolCorpus(
+  source: VersionSource,
+  spec: { tools?: { corpus: string } | undefined },
+): Promise<PinnedVersion | undefined> {
+  if (!spec.tools) return undefined;
+  const [corpus] = await pinnedVersions(source, { corpus: spec.tools.corpus }, () => "tools.corpus");
+  return corpus;
 }
 
 type VersionRow = { status: string; manifest: Manifest; dataset: string; kind: DatasetKind };
 
-function checkRole(role: DatasetRole, hash: string, row: VersionRow | undefined): PinnedVersion {
-  if (!row) throw new ServiceError("BAD_REQUEST", `datasets.${role}: version ${hash} is not in the registry`);
+function checkRole(
+  role: DatasetRole,
+  hash: string,
+  row: VersionRow | undefined,
+  field = `datasets.${role}`,
+): PinnedVersion {
+  if (!row) throw new ServiceError("BAD_REQUEST", `${field}: version ${hash} is not in the registry`);
   if (row.status === "draft")
     throw new ServiceError(
       "CONFLICT",
-      `datasets.${role}: version ${hash} of ${row.dataset} is a draft; commit it before training on it`,
+      `${field}: version ${hash} of ${row.dataset} is a draft; commit it before training on it`,
     );
   if (!ROLE_KINDS[role].includes(row.kind))
     throw new ServiceError(
       "BAD_REQUEST",
-      `datasets.${role}: version ${hash} of ${row.dataset} holds ${row.kind} samples, but ${role} needs ${ROLE_KINDS[role].join(" or ")}`,
+      `${field}: version ${hash} of ${row.dataset} holds ${row.kind} samples, but ${role} needs ${ROLE_KINDS[role].join(" or ")}`,
     );
   return { role, hash, dataset: row.dataset, kind: row.kind, status: row.status, manifest: row.manifest };
 }
@@ -106,13 +131,14 @@ async function curatorGet(source: { curatorToken?: string }, url: string): Promi
 async function pinnedOverHttp(
   source: { curatorUrl: string; curatorToken?: string },
   roles: DatasetRoles,
+  field: (role: DatasetRole) => string,
 ): Promise<PinnedVersion[]> {
   const wanted = Object.entries(roles).filter((e): e is [DatasetRole, string] => typeof e[1] === "string");
   const pinned: PinnedVersion[] = [];
   for (const [role, hash] of wanted) {
     const res = await curatorGet(source, `${source.curatorUrl}/v1/versions/${hash}`);
     if (res.status === 404) {
-      pinned.push(checkRole(role, hash, undefined));
+      pinned.push(checkRole(role, hash, undefined, field(role)));
       continue;
     }
     if (!res.ok)
@@ -120,7 +146,7 @@ async function pinnedOverHttp(
         "INTERNAL",
         `the curator answered ${res.status} for version ${hash}: ${await res.text()}`,
       );
-    pinned.push(checkRole(role, hash, (await res.json()) as VersionRow));
+    pinned.push(checkRole(role, hash, (await res.json()) as VersionRow, field(role)));
   }
   return pinned;
 }

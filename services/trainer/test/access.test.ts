@@ -116,7 +116,7 @@ describe("trainer access control", { timeout: 120_000 }, () => {
   it("answers the engine protocol only with the run's engine token, not with an API token", async () => {
     const run = await stack.trainer.runs.create({ ...spec(), name: "engine-access" } as never);
     await stack.trainer.runs.cancel(run.id);
-    expect(engineRoutes).toHaveLength(6);
+    expect(engineRoutes).toHaveLength(7);
     for (const key of engineRoutes)
       for (const token of [undefined, tokens.admin, tokens.trainer]) {
         const res = await call(key.replace(":id", run.id), token);

@@ -37,6 +37,7 @@ from .kernels.linear_divergence import KINDS
 from .models import ATTENTION
 from .optim import accumulate_gradients, clip_grad_norm, current_lr, micro_batches
 from .parallel import all_sum, gather_counts, gathered, release, world_size
+from .agentic import agentic_rollouts
 from .sampler import sample
 
 
@@ -139,6 +140,7 @@ class RunConfig:
     checkpoint_dir: str = "checkpoints"
     tokenizer_vocab: Optional[int] = None  # ids the tokenizer knows; sampling never draws an id past them
     stop_ids: Optional[List[int]] = None  # the chat template's end-of-turn ids; None: the checkpoint's eos ids
+    tools: Optional[Dict[str, Any]] = None  # GRPO with tools: {"names", "maxTurns", "maxToolTokens"}; None: off
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "RunConfig":
@@ -150,6 +152,13 @@ class RunConfig:
         values["hyper"] = Hyper.from_dict(d.get("hyper") or {})
         if values.get("stage") not in STAGES:
             raise ValueError(f"stage must be one of {sorted(STAGES)}, got {values.get('stage')!r}")
+        tools = values.get("tools")
+        if tools is not None:
+            if values["stage"] not in ("grpo", "ink-grpo"):
+                raise ValueError(f"tools are for GRPO stages, not {values['stage']!r}")
+            turns = tools.get("maxTurns") if isinstance(tools, dict) else None
+            if not isinstance(turns, int) or isinstance(turns, bool) or turns < 1:
+                raise ValueError(f"tools.maxTurns must be an integer of at least 1, got {turns!r}")
         return cls(**values)
 
 
@@ -165,10 +174,12 @@ def head_inputs(hidden: torch.Tensor, weight: torch.Tensor) -> Tuple[torch.Tenso
     return hidden.to(weight.dtype), weight
 
 
-def build_rows(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], pad_id: int = 0):
+def build_rows(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], pad_id: int = 0,
+               masks: Optional[Sequence[Optional[Sequence[int]]]] = None):
     """Right-padded rows prompt + completion [B, L] and next-token targets [B, L] that are -100 except at the
-    positions predicting a completion token. Right padding needs no attention mask: causal attention never
-    lets a real token see the padding after it."""
+    positions predicting a completion token (with `masks`, a completion token whose mask is 0, such as a tool
+    result appended to a multi-turn rollout, is not a target either). Right padding needs no attention mask:
+    causal attention never lets a real token see the padding after it."""
     seqs = [list(p) + list(c) for p, c in zip(prompts, completions)]
     length = max(len(s) for s in seqs)
     ids = torch.full((len(seqs), length), pad_id, dtype=torch.long)
@@ -176,7 +187,13 @@ def build_rows(prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[
     for i, (p, c, s) in enumerate(zip(prompts, completions, seqs)):
         ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
         if c:
-            targets[i, len(p) - 1 : len(s) - 1] = torch.tensor(list(c), dtype=torch.long)
+            row = torch.tensor(list(c), dtype=torch.long)
+            mask = masks[i] if masks is not None else None
+            if mask is not None:
+                if len(mask) != len(c):
+                    raise ValueError(f"completion {i} has {len(c)} tokens and a mask of {len(mask)}")
+                row = row.masked_fill(torch.tensor(list(mask)) == 0, -100)
+            targets[i, len(p) - 1 : len(s) - 1] = row
     return ids, targets
 
 
@@ -514,6 +531,11 @@ class GRPO(Stage):
 
     The rollouts reach the model packed (pack_rollouts): each micro-batch's rollouts end to end in one row, no
     padding computed.
+
+    With the run's `tools`, each rollout is multi-turn (agentic.py, `rollouts`): the service appends tool turns
+    between the policy's turns, those tokens are masked out of the loss (pack_rollouts' masks), the reward is the
+    service's score of the last assistant turn, and the step adds `tool_call_fraction` (rollouts the service
+    answered with a tool turn at least once) and `turns` (assistant turns per rollout).
     """
 
     ink = False  # InK-GRPO adds the in-domain next-token loss
@@ -596,10 +618,34 @@ class GRPO(Stage):
             updates += [[i for i, b in enumerate(assigned) if b == k] for k in range(count)]
         return updates
 
+    def rollouts(self, step: int, frame: Frame) -> Tuple[List[List[int]], List[List[int]], Optional[List[List[int]]],
+                                                          Dict[str, float]]:
+        """The step's rollouts: prompts (each repeated groupSize times), completions, per-completion-token loss
+        masks (None: every completion token is trained) and sums for the metrics. With tools, each rollout is
+        multi-turn (agentic.py): its completion holds the tool turns the service appended, masked out."""
+        h, tools = self.hyper, self.config.tools
+        if not tools:
+            prompts, completions = self.sample(step, frame, h.group_size)
+            return prompts, completions, None, {}
+        prompts = [p for p in frame.prompts() for _ in range(h.group_size)]
+        names = [name for name in frame.prompt_ids() for _ in range(h.group_size)]
+        seeds = [self.seed("sample", step, p, j) for p in frame.prompt_positions() for j in range(h.group_size)]
+        source = getattr(self.rewards, "turns", None)
+        if source is None:
+            raise ValueError("a run with tools needs a reward source that answers turns")
+        with gathered(self.model), autocast(self.device):
+            done = agentic_rollouts(
+                self.model, prompts, names, seeds, self.rewards, step, max_turns=int(tools["maxTurns"]),
+                max_new_tokens=h.max_tokens, budget=self.config.seq_len or None, temperature=h.temperature,
+                top_p=h.top_p, stop_ids=self.stop_ids(), vocab_limit=self.config.tokenizer_vocab,
+            )
+        counts = {"tool_rollouts": float(sum(r.appended > 0 for r in done)), "turns": float(sum(r.turns for r in done))}
+        return prompts, [r.completion_ids for r in done], [r.mask for r in done], counts
+
     def step(self, step: int) -> Dict[str, float]:
         h, started, sums = self.hyper, time.perf_counter(), defaultdict(float)
         frame = self.data.batch(step, "prompts")
-        prompts, completions = self.sample(step, frame, h.group_size)
+        prompts, completions, masks, tool_counts = self.rollouts(step, frame)
         names = [name for name in frame.prompt_ids() for _ in range(h.group_size)]
         rollouts = [Rollout(*item) for item in zip(names, prompts, completions)]
         rewards = torch.as_tensor(self.rewards.rewards(step, rollouts), dtype=torch.float32).reshape(-1)
@@ -609,9 +655,12 @@ class GRPO(Stage):
         advantages = group_advantages(rewards, h.group_size, h.advantage_std).to(self.device)
 
         def pack(members: Sequence[int]) -> PackedRollouts:
-            return pack_rollouts([prompts[i] for i in members], [completions[i] for i in members]).to(self.device)
+            return pack_rollouts([prompts[i] for i in members], [completions[i] for i in members],
+                                 None if masks is None else [masks[i] for i in members]).to(self.device)
 
-        local, trained = len(rollouts), [len(c) for c in completions]  # every completion token is trained
+        # The trained tokens of each rollout: its completion's, less the tool turns' (masked out).
+        local = len(rollouts)
+        trained = [len(c) for c in completions] if masks is None else [sum(m) for m in masks]
         tokens = self.global_tokens(sum(trained), local)  # and every rank holds as many rollouts
         positions = [p * h.group_size + j for p in frame.prompt_positions() for j in range(h.group_size)]
         updates = self.mini_batches(step, positions)
@@ -653,7 +702,7 @@ class GRPO(Stage):
 
         # Rewards over all ranks: their mean first, then the squared deviations from it.
         counted = all_sum({"rollouts": local, "reward": float(rewards.double().sum()),
-                           "completion_tokens": sum(map(len, completions))})
+                           "completion_tokens": sum(map(len, completions)), **tool_counts})
         reward_mean = counted["reward"] / max(counted["rollouts"], 1)
         sums["reward_deviation"] += float(((rewards.double() - reward_mean) ** 2).sum())
         sums = all_sum(sums)
@@ -671,6 +720,9 @@ class GRPO(Stage):
             metrics["dual_clip_fraction"] = sums["dual_clipped"] / total
         if ref is not None:
             metrics["kl"] = sums["kl"] / total
+        if tool_counts:  # the share of rollouts that called a tool, and assistant turns per rollout
+            metrics["tool_call_fraction"] = counted["tool_rollouts"] / max(counted["rollouts"], 1)
+            metrics["turns"] = counted["turns"] / max(counted["rollouts"], 1)
         if self.ink:
             metrics["ce_applied"] = ce_applied / count
             if ce_applied:

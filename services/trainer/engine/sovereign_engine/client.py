@@ -41,6 +41,12 @@ class RewardSource(Protocol):
         """float32 [len(rollouts)], one reward per rollout in order."""
 
 
+class TurnSource(Protocol):
+    def turns(self, step: int, rollouts: Sequence[Rollout]) -> List[Optional[List[int]]]:
+        """Per rollout whose assistant turn just ended, in order: None when it is done, else the token ids to
+        append to it (its tool turn and the next assistant header) before the policy writes again."""
+
+
 class EventSink(Protocol):
     def metrics(self, step: int, metrics: Dict[str, float]) -> bool:
         """Reports a step's metrics; true when the service asks the run to stop at this step boundary."""
@@ -141,6 +147,19 @@ class EngineClient:
         if not items:
             return torch.empty(0)
         return torch.frombuffer(bytearray(body), dtype=torch.float32)
+
+    def turns(self, step: int, rollouts: Sequence[Rollout]) -> List[Optional[List[int]]]:
+        items = [{"prompt": r.prompt, "promptIds": r.prompt_ids, "completionIds": r.completion_ids} for r in rollouts]
+        body = self._request("POST", "/turns", body={"step": step, "items": items})
+        try:
+            answers = json.loads(body)["items"]
+            out = [None if a["done"] else [int(t) for t in a["append"]] for a in answers]
+        except (ValueError, KeyError, TypeError):
+            shape = '{"items": [{"done", "append"}]}'
+            raise EngineError(f"POST /turns answered {body[:200]!r}, not {shape}") from None
+        if len(out) != len(items):
+            raise EngineError(f"POST /turns answered {len(out)} items for {len(items)} rollouts")
+        return out
 
     def metrics(self, step: int, metrics: Dict[str, float]) -> bool:
         body = self._request("POST", "/metrics", body={"step": step, "rank": self.rank, "metrics": metrics})

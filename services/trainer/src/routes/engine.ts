@@ -9,6 +9,7 @@ import { loadQwen3Tokenizer } from "@sovereign/tokenizer";
 import type { Context } from "hono";
 import { z } from "zod";
 import type { TrainerApp, TrainerEnv } from "../context";
+import { answerTurn } from "../tools";
 
 const Step = z.coerce.number().int().nonnegative();
 /** Steps are numbered from 1 (step k is the k-th optimizer step); the data plane counts from 0. */
@@ -41,6 +42,20 @@ const Status = z.strictObject({
   message: z.string().max(20_000).optional(),
 });
 const Rollouts = z.strictObject({
+  step: Step,
+  items: z
+    .array(
+      z.strictObject({
+        prompt: z.string().min(1),
+        promptIds: z.array(z.number().int().nonnegative()),
+        completionIds: z.array(z.number().int().nonnegative()),
+      }),
+    )
+    .min(1)
+    .max(65_536),
+});
+
+const Turns = z.strictObject({
   step: Step,
   items: z
     .array(
@@ -96,6 +111,14 @@ export function registerEngineRoutes(app: TrainerApp) {
         ? { endpoint: { name: served.endpoint, baseUrl: served.baseUrl, model: served.model } }
         : (spec.teacher ?? null),
       reference: spec.reference ?? null,
+      // Multi-turn rollouts with tools: the engine asks POST /turns after each assistant turn, up to maxTurns.
+      tools: spec.tools
+        ? {
+            names: spec.tools.names,
+            maxTurns: spec.tools.maxTurns,
+            ...(spec.tools.maxToolTokens !== undefined ? { maxToolTokens: spec.tools.maxToolTokens } : {}),
+          }
+        : null,
       resume: last ? { step: last.step, path: last.path } : null,
       seed: spec.seed,
       seqLen: spec.hyper.seqLen,
@@ -128,12 +151,30 @@ export function registerEngineRoutes(app: TrainerApp) {
   app.post(`${base}/rollouts`, async (c) => {
     const row = await authorized(c);
     const body = parse(Rollouts, await json(c), "body");
-    const scored = await c.get("rollouts").score(row.id, body.items);
+    const scored = await c.get("rollouts").score(row.id, body.items, { multiTurn: Boolean(row.spec.tools) });
     if ((c.req.header("accept") ?? "").includes("application/json")) return c.json(scored, 200);
     const bytes = new Uint8Array(scored.rewards.length * 4);
     const view = new DataView(bytes.buffer);
     for (const [i, reward] of scored.rewards.entries()) view.setFloat32(i * 4, reward, true);
     return c.body(bytes, 200, { "content-type": "application/octet-stream" });
+  });
+
+  app.post(`${base}/turns`, async (c) => {
+    const row = await authorized(c);
+    const body = parse(Turns, await json(c), "body");
+    const runTools = c.get("data").tools(row.id);
+    const tokenizer = await loadQwen3Tokenizer();
+    const settings = {
+      tools: runTools.tools,
+      maxTurns: runTools.spec.maxTurns,
+      thinking: row.spec.hyper.thinking,
+      ...(runTools.spec.maxToolTokens !== undefined ? { maxToolTokens: runTools.spec.maxToolTokens } : {}),
+    };
+    const items = body.items.map((item) => {
+      const answer = answerTurn(item.completionIds, tokenizer, settings);
+      return answer.done ? { done: true } : { done: false, append: answer.append, calls: answer.calls };
+    });
+    return c.json({ items }, 200);
   });
 
   app.post(`${base}/metrics`, async (c) => {

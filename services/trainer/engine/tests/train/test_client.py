@@ -167,3 +167,20 @@ def test_reward_count_mismatch_is_an_error(server, client):
     server.script[PREFIX + "/rollouts"] = [(200, {}, struct.pack("<f", 1.0))]
     with pytest.raises(EngineError, match="4 bytes for 2 float32 rewards"):
         client.rewards(1, [Rollout("a", [1], [2]), Rollout("b", [1], [2])])
+
+
+def test_turns_post_the_live_rollouts_and_read_done_or_ids_to_append(server, client):
+    server.script[PREFIX + "/turns"] = [
+        (200, JSON, b'{"items": [{"done": true}, {"done": false, "append": [151645, 198, 151644]}]}')]
+    answers = client.turns(3, [Rollout("p1", [1, 2], [3, 151645]), Rollout("p2", [4], [5])])
+    assert answers == [None, [151645, 198, 151644]]
+    assert json.loads(server.requests[0]["body"]) == {
+        "step": 3, "items": [{"prompt": "p1", "promptIds": [1, 2], "completionIds": [3, 151645]},
+                             {"prompt": "p2", "promptIds": [4], "completionIds": [5]}]}
+
+
+@pytest.mark.parametrize("answer", [b'{"items": [{"done": false}]}', b'{"items": []}', b"[]"])
+def test_turns_refuse_an_answer_of_another_shape(server, client, answer):
+    server.script[PREFIX + "/turns"] = [(200, JSON, answer)]
+    with pytest.raises(EngineError, match="POST /turns answered"):
+        client.turns(1, [Rollout("a", [1], [2])])
