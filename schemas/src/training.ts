@@ -47,8 +47,8 @@ export const TeacherRef = z.union([...ModelRef.options, TeacherEndpointRef], {
 export type TeacherRef = z.infer<typeof TeacherRef>;
 
 /**
- * Dataset versions by role: `train` (chat SFT set; OPD's dataset responses), `prompts` (RL prompts: OPD's
- * sampling prompts, GRPO's), `corpus` (InK-GRPO's in-domain text).
+ * Dataset versions by role: `train` (chat SFT set; OPD's examples, prompts with their dataset responses),
+ * `prompts` (RL prompts: GRPO's, or OPD's when every example is sampled), `corpus` (InK-GRPO's in-domain text).
  */
 export const DatasetRoles = z.strictObject({
   train: Sha256Hex.optional(),
@@ -58,13 +58,22 @@ export const DatasetRoles = z.strictObject({
 export type DatasetRoles = z.infer<typeof DatasetRoles>;
 export type DatasetRole = keyof DatasetRoles;
 
-/** Which roles each stage reads; OPD needs prompts or dataset responses (or both). */
+/** Which roles each stage reads; OPD reads one of train and prompts. */
 export const STAGE_ROLES: Record<TrainingStage, { required: DatasetRole[]; optional: DatasetRole[] }> = {
   sft: { required: ["train"], optional: [] },
   opd: { required: [], optional: ["train", "prompts"] },
   grpo: { required: ["prompts"], optional: [] },
   "ink-grpo": { required: ["prompts", "corpus"], optional: [] },
 };
+
+/**
+ * Sampling settings that depend on the stage when a spec leaves them out: OPD's are the Typhoon-S release's OPD
+ * config (top-p 0.95, 2048 new tokens); GRPO's sample the untruncated distribution its ratios assume.
+ */
+export const SAMPLING_DEFAULTS = {
+  opd: { topP: 0.95, maxTokens: 2048 },
+  rl: { topP: 1, maxTokens: 512 },
+} as const;
 
 const positive = z.number().positive();
 const fraction = z.number().min(0).max(1);
@@ -115,14 +124,45 @@ export const TrainingHyper = z.strictObject({
    * Sampling, for OPD's on-policy batches and GRPO's rollouts; stop ids default to the run's chat stop ids, else
    * the eos ids of the checkpoint's generation_config.json and config.json.
    */
-  temperature: z.number().min(0).max(2).default(1),
-  topP: z.number().gt(0).max(1).default(1),
-  maxTokens: z.number().int().positive().default(512),
+  temperature: z
+    .number()
+    .min(0)
+    .max(2)
+    .default(1)
+    .describe("Sampling temperature. 1: the Typhoon-S release's OPD config (--temperature 1.0)."),
+  topP: z
+    .number()
+    .gt(0)
+    .max(1)
+    .optional()
+    .describe(
+      `Nucleus sampling. Absent: ${SAMPLING_DEFAULTS.opd.topP} for OPD (the Typhoon-S release's OPD config, --top_p 0.95), ${SAMPLING_DEFAULTS.rl.topP} for GRPO and InK-GRPO (their old log-probs are the untruncated distribution's).`,
+    ),
+  maxTokens: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe(
+      `New tokens per completion. Absent: ${SAMPLING_DEFAULTS.opd.maxTokens} for OPD (the Typhoon-S release's OPD config, --max_completion_length 2048), ${SAMPLING_DEFAULTS.rl.maxTokens} for GRPO and InK-GRPO (this project's).`,
+    ),
   stopIds: z.array(z.number().int().nonnegative()).optional(),
-  /** OPD: probability per step of training on the student's own samples instead of dataset responses. */
-  lambda: fraction.default(1),
-  divergence: z.enum(["forward_kl", "reverse_kl", "jsd"]).default("forward_kl"),
-  beta: fraction.default(0.5),
+  lambda: fraction
+    .default(0.25)
+    .describe(
+      "OPD: probability that an example of a step is on-policy (its prompt and the student's own completion) rather than the dataset's (the same prompt and its dataset response), drawn per example. 0.25: the Typhoon-S release's OPD config (--lmbda 0.25).",
+    ),
+  divergence: z
+    .enum(["forward_kl", "reverse_kl", "jsd"])
+    .default("forward_kl")
+    .describe(
+      "OPD's loss per distilled token: forward_kl KL(teacher || student), reverse_kl KL(student || teacher), or jsd, the generalized Jensen-Shannon divergence of weight beta. forward_kl: the Typhoon-S release's OPD config (--beta 0.0, which TRL's GKD reads as forward KL).",
+    ),
+  beta: fraction
+    .default(0)
+    .describe(
+      "OPD, with divergence jsd: the teacher's weight in the mixture, in TRL GKD's convention (0 is forward KL, 1 reverse KL, 0.5 the symmetric JSD). 0: the Typhoon-S release's OPD config (--beta 0.0).",
+    ),
   /** OPD: distil against the teacher's top-K tokens (renormalized, with a tail bucket); 0: the full vocabulary. */
   topK: z.number().int().nonnegative().default(0),
   /** The frozen models' shards (OPD's teacher, GRPO's reference) in host memory, one layer on the GPU at a time. */
@@ -152,6 +192,14 @@ export const TrainingHyper = z.strictObject({
   /** InK-GRPO: L = L_GRPO + ceCoef · b · L_CE, b ~ Bernoulli(ceProb) per update. */
   ceCoef: z.number().nonnegative().default(0.1),
   ceProb: fraction.default(0.6),
+  ceBatchSize: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe(
+      "InK-GRPO: packed corpus rows (seqLen tokens each, long documents split into pieces) in an update's next-token term, across all ranks, whatever the prompts per step. The Typhoon-S release's sft_batch_size (64 corpus documents, one a row, per 32 prompts in its InK-GRPO script) counts unpacked documents, so it is not taken over. Absent: rowsPerStep, as the release's trainer falls back to its prompt batch size.",
+    ),
 });
 /** The tools a GRPO policy may call in its rollouts (the trainer service runs them). */
 export const TOOL_NAMES = ["statute_search", "section_lookup"] as const;
@@ -177,8 +225,23 @@ export const ToolsSpec = z.strictObject({
 export type ToolsSpec = z.infer<typeof ToolsSpec>;
 
 /** The keys that shape the run rather than the engine's optimizer and algorithm. */
-export const RUN_SHAPE_KEYS = ["totalSteps", "seqLen", "rowsPerStep", "thinking"] as const;
+export const RUN_SHAPE_KEYS = ["totalSteps", "seqLen", "rowsPerStep", "ceBatchSize", "thinking"] as const;
 export type TrainingHyper = z.infer<typeof TrainingHyper>;
+
+/**
+ * Hyperparameters the engine gets (`hyper` of its /config): the spec's, less the keys that shape the run, with
+ * the sampling settings a spec leaves out filled in for its stage (SAMPLING_DEFAULTS).
+ */
+export function engineHyper(stage: TrainingStage, hyper: TrainingHyper): Record<string, unknown> {
+  const defaults = stage === "opd" ? SAMPLING_DEFAULTS.opd : SAMPLING_DEFAULTS.rl;
+  const shape: readonly string[] = RUN_SHAPE_KEYS;
+  return {
+    ...defaults,
+    ...Object.fromEntries(
+      Object.entries(hyper).filter(([key, value]) => !shape.includes(key) && value !== undefined),
+    ),
+  };
+}
 
 export const TrainingRunSpec = z
   .strictObject({
@@ -230,18 +293,27 @@ export const TrainingRunSpec = z
             message: "a teacher endpoint (teacher.endpoint) has no weights here to offload",
           });
       }
+      // Each example is one sample's prompt, completed by the student (probability lambda) or by its dataset
+      // response: the examples come from one set, a chat train set (prompts and responses) or RL prompts.
       if (!spec.datasets.train && !spec.datasets.prompts)
         ctx.addIssue({
           code: "custom",
           path: ["datasets"],
-          message: "on-policy distillation needs prompts, dataset responses (train), or both",
+          message:
+            "on-policy distillation needs its examples: a train dataset (chat: prompts with dataset responses) or prompts",
         });
-      // Sampled batches take prompts from `prompts`, or else from the train set's conversations.
+      if (spec.datasets.train && spec.datasets.prompts)
+        ctx.addIssue({
+          code: "custom",
+          path: ["datasets", "prompts"],
+          message:
+            "on-policy distillation reads its examples from one dataset: train (chat, whose last answers are the dataset responses) or prompts (on-policy only), not both",
+        });
       if (spec.hyper.lambda < 1 && !spec.datasets.train)
         ctx.addIssue({
           code: "custom",
           path: ["hyper", "lambda"],
-          message: "lambda below 1 uses dataset responses, which need a train dataset",
+          message: `lambda ${spec.hyper.lambda} trains a share of the examples on dataset responses, which only a train dataset (chat) has; with prompts alone set lambda to 1`,
         });
     } else if (spec.teacher)
       ctx.addIssue({ code: "custom", path: ["teacher"], message: `stage ${spec.stage} has no teacher` });

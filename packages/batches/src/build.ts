@@ -94,7 +94,8 @@ async function buildVersionDocuments(
   documentizer: Documentizer,
 ): Promise<void> {
   const prompts = key.form === "prompt";
-  const writer = await DocumentFileWriter.create(path, !prompts);
+  // Packed documents carry their trained mask; prompts of a chat set the mask of their dataset response.
+  const writer = await DocumentFileWriter.create(path, !prompts || version.manifest.kind === "chat");
   const stats = emptyStats();
   const metas: PromptMeta[] = [];
   try {

@@ -10,13 +10,20 @@
  *   non-thinking mode); the sample's id, prompt turns and `reward_model` are kept for scoring.
  *   With `tools` (a GRPO run whose policy may call tools), the system turn carries their tools block.
  * - chat sample (`prompts` role, for on-policy distillation): the turns before the last assistant turn,
- *   rendered the same way, with no reward model.
+ *   rendered the same way, with no reward model, followed by its dataset response: the last assistant turn as
+ *   the template renders it after that prompt, through its `<|im_end|>` (in non-thinking mode the prompt's
+ *   empty think block already stands before it, and a reasoning the turn holds is left out, as a
+ *   non-thinking answer has none), encoded on its own as a completion sampled after the prompt would be. The
+ *   response is the document's masked part (mask 1), the prompt its unmasked head; it is cut so that the two
+ *   fit in `seqLen`.
  *
  * A document longer than `seqLen` is truncated to its first `seqLen` tokens (`truncate`, the default),
- * dropped (`drop`), or cut into `seqLen`-token pieces that are documents of their own (`split`, for a corpus
- * whose long documents should keep their tails). A packed document left with no trained label (a chat with no
- * assistant turn, or one whose answer lay past the cut) is dropped as `untrained`. An overlong prompt is
- * always dropped: a cut prompt asks a different question.
+ * dropped (`drop`), or cut into pieces of at most `seqLen` tokens that are documents of their own (`split`,
+ * for a corpus whose long documents should be trained on whole): each piece after the first starts with the
+ * last token of the one before, so every token after the document's first is a trained target exactly once.
+ * A packed document left with no trained label (a chat with no assistant turn, or one whose answer lay past
+ * the cut) is dropped as `untrained`. An overlong prompt is always dropped: a cut prompt asks a different
+ * question; a response that does not fit after its prompt is cut.
  */
 import type { ChatMessage, DatasetKind, Sample, ToolDefinition } from "@sovereign/schemas";
 import type { Qwen3Tokenizer } from "@sovereign/tokenizer";
@@ -34,9 +41,12 @@ export type Overlong = "truncate" | "drop" | "split";
  * Names the rules above. Part of every cache key: changing what a document is (labels, the end-of-text
  * token, template options) must bump it so old caches are not read as new ones.
  */
-export const DOCUMENT_FORMAT = "sovereign.documents/v1";
+export const DOCUMENT_FORMAT = "sovereign.documents/v2";
 
-/** Token ids and, for packed documents, the trained mask (1 = loss on this token when it is a target). */
+/**
+ * Token ids and, for packed documents, the trained mask (1 = loss on this token when it is a target). A prompt
+ * document of a chat sample has a mask too: 0 over the prompt, 1 over its dataset response after it.
+ */
 export type TokenDocument = { ids: Int32Array; mask?: Uint8Array };
 
 export type RewardModel = { style: string; ground_truth: string };
@@ -70,6 +80,9 @@ export type SampleDocuments = {
   cut?: "truncated" | "split";
   dropped?: "overlong" | "untrained";
 };
+
+/** What closes a think block in the Qwen3 template, with the blank line before the answer. */
+const THINK_CLOSE = "</think>\n\n";
 
 /** Id of an added token that must encode as exactly one id (`<|endoftext|>`, `<|im_end|>`). */
 export function specialTokenId(tokenizer: Pick<Qwen3Tokenizer, "encode">, token: string): number {
@@ -135,8 +148,40 @@ export class Documentizer {
       addGenerationPrompt: true,
       ...(this.options.thinking ? {} : { enableThinking: false }),
     });
-    if (ids.length > this.options.seqLen) return { documents: [], prompt, dropped: "overlong" };
-    return { documents: [{ ids: Int32Array.from(ids) }], prompt };
+    const { seqLen } = this.options;
+    if (ids.length > seqLen) return { documents: [], prompt, dropped: "overlong" };
+    if (kind !== "chat" || !("messages" in sample))
+      return { documents: [{ ids: Int32Array.from(ids) }], prompt };
+    const response = this.response(sample.messages, tools);
+    const kept = response.subarray(0, seqLen - ids.length);
+    const doc = new Int32Array(ids.length + kept.length);
+    doc.set(ids);
+    doc.set(kept, ids.length);
+    const mask = new Uint8Array(doc.length).fill(1, ids.length);
+    return {
+      documents: [{ ids: doc, mask }],
+      prompt,
+      ...(kept.length < response.length ? { cut: "truncated" as const } : {}),
+    };
+  }
+
+  /**
+   * The ids of a conversation's last assistant turn as it follows the prompt of the turns before it: the
+   * turn's rendering after its `<|im_start|>assistant\n` header through its `<|im_end|>`, less the empty think
+   * block a non-thinking prompt ends with (and less a reasoning the turn holds, which non-thinking answers
+   * lack). Empty for a conversation without an assistant turn.
+   */
+  private response(messages: readonly ChatMessage[], tools: readonly ToolDefinition[] | null): Int32Array {
+    const last = messages.findLastIndex((m) => m.role === "assistant");
+    if (last === -1) return new Int32Array(0);
+    const { text, assistantSpans } = this.tokenizer.encodeChat(messages.slice(0, last + 1), { tools });
+    const span = assistantSpans.at(-1) as { start: number; end: number };
+    let turn = text.slice(span.start, span.end);
+    if (!this.options.thinking) {
+      const close = turn.indexOf(THINK_CLOSE);
+      if (turn.startsWith("<think>") && close !== -1) turn = turn.slice(close + THINK_CLOSE.length);
+    }
+    return Int32Array.from(this.tokenizer.encode(turn));
   }
 
   /** Applies the overlong policy and drops pieces that train nothing. */
@@ -149,9 +194,14 @@ export class Documentizer {
       if (overlong === "truncate")
         pieces = [{ ids: ids.subarray(0, seqLen), mask: mask.subarray(0, seqLen) }];
       else {
+        // Each piece re-reads the last token of the one before as its context, so that token's successor,
+        // the new piece's first target, is trained too.
         pieces = [];
-        for (let at = 0; at < ids.length; at += seqLen)
+        const stride = Math.max(seqLen - 1, 1);
+        for (let at = 0; ; at += stride) {
           pieces.push({ ids: ids.subarray(at, at + seqLen), mask: mask.subarray(at, at + seqLen) });
+          if (at + seqLen >= ids.length) break;
+        }
       }
     }
     const documents = pieces.filter((p) => trainedLabels(p.mask as Uint8Array) > 0);

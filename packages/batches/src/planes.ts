@@ -4,7 +4,7 @@
  */
 import type { DocumentSet } from "./document-set";
 import type { PromptMeta, Role, TokenDocument } from "./documents";
-import { encodeFrame } from "./frame";
+import { encodeFrame, type FrameArray } from "./frame";
 import { epochOrder } from "./order";
 import { allocateRows, type EpochPlan, planEpoch, writeRow } from "./packing";
 
@@ -121,21 +121,22 @@ export class PromptPlane implements Plane {
       const epoch = Math.floor(g / this.set.count);
       documents.push(this.orders.get(epoch)[g - epoch * this.set.count] as number);
     }
-    const prompts = documents.map((d) => this.set.read(d).ids);
-    const offsets = new Int32Array(count + 1);
-    prompts.forEach((ids, i) => {
-      offsets[i + 1] = (offsets[i] as number) + ids.length;
-    });
-    const tokens = new Int32Array(offsets[count] as number);
-    prompts.forEach((ids, i) => {
-      tokens.set(ids, offsets[i]);
-    });
+    const parts = documents.map((d) => splitPrompt(this.set.read(d)));
+    const arrays = ragged(
+      "prompt",
+      parts.map((p) => p.prompt),
+    );
+    // Dataset responses, when every version holds them (chat sets): on-policy distillation's dataset examples.
+    if (this.set.files.every((f) => f.masks))
+      arrays.push(
+        ...ragged(
+          "completion",
+          parts.map((p) => p.response),
+        ),
+      );
     return encodeFrame(
       { ...header, rows: count, seqLen, prompts: documents.map((d, index) => ({ id: this.ids[d], index })) },
-      [
-        { name: "prompt_offsets", shape: [count + 1], data: offsets },
-        { name: "prompt_tokens", shape: [tokens.length], data: tokens },
-      ],
+      arrays,
     );
   }
 
@@ -144,6 +145,30 @@ export class PromptPlane implements Plane {
     if (index === undefined) return undefined;
     const { file, local } = this.set.locate(index);
     const meta = this.set.files[file]?.footer.prompts?.[local] as PromptMeta;
-    return { id, version: this.set.versions[file] as string, ...meta, ids: this.set.read(index).ids };
+    const { prompt } = splitPrompt(this.set.read(index));
+    return { id, version: this.set.versions[file] as string, ...meta, ids: prompt };
   }
+}
+
+/** A prompt document's prompt (its unmasked head) and dataset response (the masked rest; empty without a mask). */
+function splitPrompt(doc: TokenDocument): { prompt: Int32Array; response: Int32Array } {
+  const at = doc.mask ? doc.mask.indexOf(1) : -1;
+  const end = at === -1 ? doc.ids.length : at;
+  return { prompt: doc.ids.subarray(0, end), response: doc.ids.subarray(end) };
+}
+
+/** `<name>_offsets` [n + 1] and `<name>_tokens` [total] of ragged id lists. */
+function ragged(name: string, lists: Int32Array[]): FrameArray[] {
+  const offsets = new Int32Array(lists.length + 1);
+  lists.forEach((ids, i) => {
+    offsets[i + 1] = (offsets[i] as number) + ids.length;
+  });
+  const tokens = new Int32Array(offsets[lists.length] as number);
+  lists.forEach((ids, i) => {
+    tokens.set(ids, offsets[i]);
+  });
+  return [
+    { name: `${name}_offsets`, shape: [offsets.length], data: offsets },
+    { name: `${name}_tokens`, shape: [tokens.length], data: tokens },
+  ];
 }

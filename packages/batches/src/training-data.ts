@@ -15,7 +15,9 @@
  *
  * A prompt frame names its prompts in the header as `{id, index}`: `id` is `<first 12 hex digits of the
  * version hash>/<sample id>` (unique across versions; `prompt(id)` gives back its reward model), `index` its
- * position in the frame, which tells apart two draws of one prompt when a step spans an epoch boundary.
+ * position in the frame, which tells apart two draws of one prompt when a step spans an epoch boundary. Prompts
+ * of chat versions come with their dataset responses (`completion_offsets`, `completion_tokens`), what
+ * on-policy distillation trains on when an example is not sampled.
  */
 import type { ToolDefinition } from "@sovereign/schemas";
 import { type BlobStore, manifestHash } from "@sovereign/shards";
@@ -44,6 +46,8 @@ export type TrainingDataOptions = {
   seed: number;
   /** Rows (packed roles) or prompts (`prompts`) per optimizer step, across all ranks. */
   rowsPerStep: number;
+  /** The run setting `rowsPerStep` comes from, for error messages. Default `rowsPerStep`. */
+  rowsPerStepSetting?: string;
   /** Where tokenized documents are kept between runs and restarts. */
   cacheDir: string;
   /** Samples longer than `seqLen` (packed roles): default `truncate`. */
@@ -93,7 +97,7 @@ export async function openTrainingData(options: TrainingDataOptions): Promise<Tr
   if (!ROLES.includes(role))
     throw new Error(`role ${JSON.stringify(role)} is not one of ${ROLES.join(", ")}`);
   positiveInteger("seqLen", options.seqLen);
-  positiveInteger("rowsPerStep", options.rowsPerStep);
+  positiveInteger(options.rowsPerStepSetting ?? "rowsPerStep", options.rowsPerStep);
   const packWindow = positiveInteger("packWindow", options.packWindow ?? DEFAULT_PACK_WINDOW);
   if (!Number.isSafeInteger(options.seed))
     throw new RangeError(`seed must be an integer, got ${options.seed}`);
@@ -160,7 +164,7 @@ export async function openTrainingData(options: TrainingDataOptions): Promise<Tr
     rowsPerStep: options.rowsPerStep,
     stats,
     batchFrame(step, rank, world) {
-      const share = shareOf(options.rowsPerStep, step, rank, world);
+      const share = shareOf(options.rowsPerStep, step, rank, world, options.rowsPerStepSetting);
       const header = { run: options.run, step, rank, world, role };
       return plane.frame(header, share.first, share.count, options.seqLen);
     },
@@ -176,6 +180,7 @@ function shareOf(
   step: number,
   rank: number,
   world: number,
+  setting = "rowsPerStep",
 ): { first: number; count: number } {
   if (!Number.isSafeInteger(step) || step < 0)
     throw new RangeError(`step must be a non-negative integer, got ${step}`);
@@ -183,7 +188,7 @@ function shareOf(
   if (!Number.isSafeInteger(rank) || rank < 0 || rank >= world)
     throw new RangeError(`rank ${rank} is outside world ${world}`);
   if (perStep % world !== 0)
-    throw new RangeError(`rowsPerStep ${perStep} does not split evenly over a world of ${world} ranks`);
+    throw new RangeError(`${setting} ${perStep} does not split evenly over a world of ${world} ranks`);
   const count = perStep / world;
   return { first: step * perStep + rank * count, count };
 }

@@ -87,12 +87,55 @@ describe("chat documents", () => {
     });
   });
 
-  it("become the turns before the last answer when used as prompts", () => {
+  /** A prompt document's prompt (mask 0) and dataset response (mask 1), decoded. */
+  const promptAndResponse = (doc: TokenDocument) => {
+    const ids = Array.from(doc.ids);
+    const mask = Array.from(doc.mask ?? []);
+    expect(mask).toHaveLength(ids.length);
+    const at = mask.indexOf(1) === -1 ? ids.length : mask.indexOf(1);
+    expect(mask.slice(at).every((m) => m === 1)).toBe(true);
+    return { prompt: ids.slice(0, at), response: ids.slice(at) };
+  };
+
+  it("become the turns before the last answer when used as prompts, followed by that answer", () => {
     const result = documentizer("prompts").documents("chat", chat);
     expect(result.prompt).toEqual({ sampleId: "c1", messages: [], rewardModel: null });
-    expect(tokenizer.decode(Array.from(result.documents[0]?.ids ?? []))).toBe(
-      tokenizer.renderChat(chat.messages.slice(0, 4), { addGenerationPrompt: true }),
-    );
+    const { prompt, response } = promptAndResponse(result.documents[0] as TokenDocument);
+    const rendered = tokenizer.renderChat(chat.messages.slice(0, 4), { addGenerationPrompt: true });
+    expect(tokenizer.decode(prompt)).toBe(rendered);
+    // Prompt and response read as the whole conversation, up to the <|im_end|> that ends the answer.
+    const whole = tokenizer.renderChat(chat.messages);
+    expect(whole.startsWith(tokenizer.decode(prompt) + tokenizer.decode(response))).toBe(true);
+    expect(tokenizer.decode(response)).toBe("<think>\n\n</think>\n\nยินดีค่ะ 🍲<|im_end|>");
+    // Encoded on its own, as a completion sampled after the prompt is.
+    expect(response).toEqual(tokenizer.encode(tokenizer.decode(response)));
+  });
+
+  it("as non-thinking prompts, end in the empty think block with the answer after it, without its reasoning", () => {
+    const reasoned: ChatSample = {
+      ...chat,
+      messages: [
+        ...chat.messages.slice(0, 4),
+        { role: "assistant", content: "<think>\nคิดก่อน\n</think>\n\nยินดีค่ะ" },
+      ],
+    };
+    for (const sample of [chat, reasoned]) {
+      const doc = documentizer("prompts", 4096, "truncate", false).documents("chat", sample).documents[0];
+      const { prompt, response } = promptAndResponse(doc as TokenDocument);
+      expect(tokenizer.decode(prompt)).toMatch(/<\|im_start\|>assistant\n<think>\n\n<\/think>\n\n$/);
+      expect(tokenizer.decode(response)).toBe(sample === chat ? "ยินดีค่ะ 🍲<|im_end|>" : "ยินดีค่ะ<|im_end|>");
+    }
+  });
+
+  it("as prompts, cut their answer to fit seqLen and keep prompts alone when there is no answer", () => {
+    const full = documentizer("prompts").documents("chat", chat).documents[0] as TokenDocument;
+    const promptLength = Array.from(full.mask ?? []).indexOf(1);
+    const cut = documentizer("prompts", promptLength + 2).documents("chat", chat);
+    expect(cut.cut).toBe("truncated");
+    expect(Array.from(cut.documents[0]?.ids ?? [])).toEqual(Array.from(full.ids).slice(0, promptLength + 2));
+    const unanswered = { ...chat, messages: chat.messages.slice(0, 2) };
+    const alone = documentizer("prompts").documents("chat", unanswered).documents[0] as TokenDocument;
+    expect(Array.from(alone.mask ?? [])).toEqual(new Array(alone.ids.length).fill(0));
   });
 });
 
@@ -114,13 +157,21 @@ describe("text documents", () => {
       documents: [],
       dropped: "overlong",
     });
-    const split = documentizer("train", 16, "split").documents("text", sample);
-    expect(split.cut).toBe("split");
-    // Pieces in order; a last piece of one token trains nothing and is left out.
-    const joined = split.documents.flatMap((d) => Array.from(d.ids));
-    expect(joined).toEqual(ids.slice(0, joined.length));
-    expect(ids.length - joined.length).toBe(ids.length % 16 === 1 ? 1 : 0);
-    expect(split.documents.every((d) => d.ids.length <= 16)).toBe(true);
+    for (const seqLen of [16, 17]) {
+      const split = documentizer("train", seqLen, "split").documents("text", sample);
+      expect(split.cut).toBe("split");
+      expect(split.documents.every((d) => d.ids.length <= seqLen && d.ids.length >= 2)).toBe(true);
+      // Pieces in order, each starting on the last token of the one before: every token after the first is
+      // a trained target exactly once, the tail included.
+      const targets = split.documents.flatMap((d) =>
+        Array.from(labelsOf(d)).filter((l) => l !== IGNORE_INDEX),
+      );
+      expect(targets).toEqual(ids.slice(1));
+      split.documents.slice(1).forEach((d, i) => {
+        const before = split.documents[i] as TokenDocument;
+        expect(d.ids[0]).toBe(before.ids[before.ids.length - 1]);
+      });
+    }
   });
 });
 

@@ -254,6 +254,39 @@ describe("prompt batches", () => {
     // 12 prompts drawn from 6: two whole epochs, every prompt twice.
     expect([...seen.values()]).toEqual(new Array(6).fill(2));
     expect(data.prompt("nope")).toBeUndefined();
+    // RL prompts have no dataset responses.
+    const frame = decodeFrame(data.batchFrame(0, 0, 1));
+    expect(frame.header.arrays.map((a) => a.name)).toEqual(["prompt_offsets", "prompt_tokens"]);
+  });
+
+  it("of a chat set carry each prompt's dataset response, the conversation's last answer", async () => {
+    const data = await open({ role: "prompts", rowsPerStep: 4, seqLen: 4096 });
+    for (let step = 0; step < 3; step++) {
+      for (const rank of [0, 1]) {
+        const frame = decodeFrame(data.batchFrame(step, rank, 2));
+        const arrays = frame.arrays as Record<string, Int32Array>;
+        const [offsets, tokens] = [arrays.prompt_offsets as Int32Array, arrays.prompt_tokens as Int32Array];
+        const [ends, responses] = [
+          arrays.completion_offsets as Int32Array,
+          arrays.completion_tokens as Int32Array,
+        ];
+        expect(ends.length).toBe(3);
+        expect(ends[2]).toBe(responses.length);
+        for (const [i, { id }] of (frame.header.prompts as { id: string }[]).entries()) {
+          const info = data.prompt(id);
+          const sample = chatData.train.find((s) => s.id === info?.sampleId);
+          const prompt = Array.from(tokens.subarray(offsets[i], offsets[i + 1]));
+          const response = Array.from(responses.subarray(ends[i], ends[i + 1]));
+          expect(prompt).toEqual(Array.from(info?.ids ?? []));
+          const messages = sample?.messages ?? [];
+          const answer = messages.at(-1)?.content as string;
+          expect(counting.real.decode(prompt)).toBe(
+            counting.real.renderChat(messages.slice(0, -1), { addGenerationPrompt: true }),
+          );
+          expect(counting.real.decode(response)).toBe(`<think>\n\n</think>\n\n${answer}<|im_end|>`);
+        }
+      }
+    }
   });
 });
 

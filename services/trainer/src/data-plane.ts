@@ -2,7 +2,7 @@
  * @module A running training run's data: the `@sovereign/batches` training data of each role it reads, opened
  * (tokenized into the cache on first use) before its engine starts and closed when it ends.
  */
-import type { Role, TrainingData } from "@sovereign/batches";
+import type { Overlong, Role, TrainingData } from "@sovereign/batches";
 import { openTrainingData } from "@sovereign/batches";
 import { notFound, ServiceError } from "@sovereign/http";
 import type { TrainingRunSpec } from "@sovereign/schemas";
@@ -12,9 +12,9 @@ import { openRunTools, type RunTools } from "./tools";
 import type { PinnedVersion } from "./versions";
 
 /**
- * The frames a stage's engine asks for: packed rows of the train set (SFT, OPD's dataset responses), prompts
- * (OPD sampling, GRPO), the in-domain corpus (InK-GRPO). OPD without a prompt set samples from the train set's
- * conversations.
+ * The frames a stage's engine asks for: packed rows of the train set (SFT), prompts (GRPO), the in-domain corpus
+ * (InK-GRPO). OPD's examples are prompts too: the train set's conversations, each prompt with its dataset
+ * response, or an RL prompt set (every example sampled).
  */
 export function rolesOf(spec: TrainingRunSpec, versions: readonly PinnedVersion[]): Map<Role, PinnedVersion> {
   const byRole = new Map(versions.map((v) => [v.role, v]));
@@ -22,11 +22,39 @@ export function rolesOf(spec: TrainingRunSpec, versions: readonly PinnedVersion[
   const train = byRole.get("train");
   const prompts = byRole.get("prompts");
   const corpus = byRole.get("corpus");
+  if (spec.stage === "opd") {
+    const examples = train ?? prompts;
+    if (examples) roles.set("prompts", examples);
+    return roles;
+  }
   if (train) roles.set("train", train);
   if (corpus) roles.set("corpus", corpus);
   if (prompts) roles.set("prompts", prompts);
-  else if (spec.stage === "opd" && train && spec.hyper.lambda > 0) roles.set("prompts", train);
   return roles;
+}
+
+/**
+ * How a role's rows are dealt: InK-GRPO's corpus takes `ceBatchSize` rows per update (else `rowsPerStep`) and
+ * splits a document longer than `seqLen` into pieces, so its tail is trained too; the other roles take
+ * `rowsPerStep` rows or prompts per step and truncate.
+ */
+export function roleOptions(
+  spec: TrainingRunSpec,
+  role: Role,
+): { rowsPerStep: number; rowsPerStepSetting: string; overlong?: Overlong } {
+  if (role === "corpus" && spec.hyper.ceBatchSize !== undefined)
+    return {
+      rowsPerStep: spec.hyper.ceBatchSize,
+      rowsPerStepSetting: "hyper.ceBatchSize",
+      overlong: "split",
+    };
+  if (role === "corpus")
+    return {
+      rowsPerStep: spec.hyper.rowsPerStep,
+      rowsPerStepSetting: "hyper.rowsPerStep",
+      overlong: "split",
+    };
+  return { rowsPerStep: spec.hyper.rowsPerStep, rowsPerStepSetting: "hyper.rowsPerStep" };
 }
 
 export class DataPlane {
@@ -66,7 +94,7 @@ export class DataPlane {
             run: runId,
             seqLen: spec.hyper.seqLen,
             seed: spec.seed,
-            rowsPerStep: spec.hyper.rowsPerStep,
+            ...roleOptions(spec, role),
             cacheDir: this.options.cacheDir,
             thinking: spec.hyper.thinking,
             ...(definitions && role === "prompts" ? { tools: definitions } : {}),

@@ -75,10 +75,10 @@ class Hyper:
     top_p: float = 1.0
     max_tokens: int = 256  # new tokens per completion
     stop_ids: Optional[List[int]] = None  # None: the run's stopIds, else the checkpoint's eos ids
-    # OPD
-    lambda_: float = 0.5  # probability that a step trains on the student's own samples instead of dataset rows
+    # OPD (defaults: the Typhoon-S release's OPD config, --lmbda 0.25 --beta 0.0)
+    lambda_: float = 0.25  # probability that an example is the student's own completion, not the dataset's
     divergence: str = "forward_kl"  # "forward_kl" (KL(teacher || student)), "reverse_kl" or "jsd"
-    beta: float = 0.5  # jsd mixture weight
+    beta: float = 0.0  # jsd's teacher weight, TRL GKD's convention: 0 is forward KL, 1 reverse KL
     top_k: int = 0  # 0: the teacher's full distribution; K: its top-K plus a tail bucket
     teacher_offload: bool = False  # frozen models (OPD's teacher, GRPO's reference) in host memory (CUDA)
     # GRPO
@@ -378,12 +378,18 @@ class Stage:
         return self.model.eos_ids()
 
     def sample(self, step: int, frame: Frame, group: int = 1) -> Tuple[List[List[int]], List[List[int]]]:
-        """The frame's prompts, each repeated `group` times, and a completion of each. Sample j of the prompt at
+        """The frame's prompts, each repeated `group` times, and a completion of each (see sample_prompts)."""
+        return self.sample_prompts(step, frame.prompts(), frame.prompt_positions(), group)
+
+    def sample_prompts(self, step: int, prompts: Sequence[Sequence[int]], positions: Sequence[int],
+                       group: int = 1) -> Tuple[List[List[int]], List[List[int]]]:
+        """The prompts, each repeated `group` times, and a completion of each. Sample j of the prompt at
         position p of the step draws from seed (run seed, "sample", step, p, j). The model is unsharded for the
-        whole generation, so decode steps run without collectives."""
+        whole generation, so decode steps run without collectives; every rank must call this together (with
+        no prompts, a rank still takes part in the gather)."""
         h = self.hyper
-        prompts = [p for p in frame.prompts() for _ in range(group)]
-        seeds = [self.seed("sample", step, p, j) for p in frame.prompt_positions() for j in range(group)]
+        seeds = [self.seed("sample", step, p, j) for p in positions for j in range(group)]
+        prompts = [list(p) for p in prompts for _ in range(group)]
         with gathered(self.model), autocast(self.device):
             completions = sample(
                 self.model, prompts, max_new_tokens=h.max_tokens, temperature=h.temperature, top_p=h.top_p,
@@ -421,8 +427,26 @@ class SFT(Stage):
 
 
 class OPD(Stage):
-    """On-policy distillation: per step, with probability `lambda` the student's own completions of the step's
-    prompts, else the dataset's rows; the loss is the divergence from a frozen teacher at the trained tokens.
+    """On-policy distillation: the loss is the divergence from a frozen teacher at the trained tokens of the step's
+    examples, a token mean over all of them on all ranks.
+
+    The step's examples are the prompts of its `prompts` frame (rowsPerStep over all ranks). Each example is, with
+    probability `lambda`, on-policy: its prompt and the student's own completion (sampled with the run's sampling
+    settings, seeded per example as GRPO's rollouts are); otherwise the dataset's: the same prompt and its
+    dataset response (the frame's `completion_*` arrays, which a chat set's prompts carry). The choice is drawn
+    per example from (run seed, step, the example's position among the step's examples on all ranks), so a run
+    takes the same examples on any number of ranks and when resumed, and on-policy and dataset examples share the
+    step, whose size is fixed. Only the completion's tokens are distilled: the positions predicting them, the
+    stop token included. `sampled_fraction` is the step's share of on-policy examples over all ranks.
+
+    Compared with TRL's GKDTrainer (trl.experimental.gkd, whose `lmbda`, `beta` and `max_new_tokens` match
+    `lambda`, jsd's `beta` and `maxTokens`): TRL draws one `random.random() <= lmbda` coin per training_step call,
+    from each process's own Python RNG, and replaces that whole micro-batch by student generations, so the
+    on-policy share depends on the micro-batch size, the number of processes and their RNG state, and a resumed
+    run draws differently; the Typhoon-S release's trainer draws the same way per micro-batch of one example per
+    device. Here the draw is per example and a function of the run alone. TRL's seq_kd (teacher-generated
+    completions) has no counterpart; its beta 0 / 1 are forward / reverse KL, as `divergence` jsd with beta 0 / 1
+    is here, and the default divergence is forward KL, the release's `--beta 0.0`.
 
     With a teacher model, the reported `kl` is the full-vocabulary KL(teacher || student) per token, whatever the
     loss is. The teacher's root unit is resharded as soon as its forward's outputs are taken; a full-vocabulary loss
@@ -442,7 +466,34 @@ class OPD(Stage):
         if self.served and (not self.hyper.top_k or self.hyper.teacher_offload):
             raise ValueError("a teacher endpoint serves its top-K log-probs only: it needs topK > 0 and no "
                              "teacherOffload")
-        self.counters.update(steps=0, sampled_steps=0)
+
+    def on_policy(self, step: int, position: int) -> bool:
+        """Whether the example at `position` of the step's examples (over all ranks) is the student's own: a
+        uniform number from (run seed, "lambda", step, position) below lambda."""
+        return self.seed("lambda", step, position) / 2.0**63 < self.hyper.lambda_
+
+    def examples(self, step: int, frame: Frame) -> Tuple[List[List[int]], List[List[int]], int]:
+        """The step's prompts on this rank, the completion of each (sampled or the dataset's), and how many are
+        sampled."""
+        h = self.hyper
+        prompts, positions, responses = frame.prompts(), frame.prompt_positions(), frame.completions()
+        if responses is None and h.lambda_ < 1:
+            raise ValueError(f"lambda {h.lambda_} trains some examples on their dataset responses, but the prompts "
+                             "frame has none (no completion_offsets): they come with a chat train set's prompts; "
+                             "with RL prompts set lambda to 1")
+        counts = [n for n, in gather_counts(len(prompts))]
+        if len(set(counts)) > 1:
+            raise ValueError(f"ranks hold {counts} prompts: every rank needs as many (rowsPerStep divided evenly "
+                             "over the ranks)")
+        sampled = [i for i, p in enumerate(positions) if self.on_policy(step, p)]
+        completions = [list(r) for r in responses] if responses is not None else [[] for _ in prompts]
+        # Sampling gathers the model: the ranks sample together whenever any example of the step, anywhere, is
+        # on-policy (a rank with none of its own still joins the gather), and none of them otherwise.
+        if sampled or any(self.on_policy(step, p) for p in range(sum(counts))):
+            _, drawn = self.sample_prompts(step, [prompts[i] for i in sampled], [positions[i] for i in sampled])
+            for i, completion in zip(sampled, drawn):
+                completions[i] = completion
+        return prompts, completions, len(sampled)
 
     def distill_loss(self, ids, position_ids, mask, scale: float, sums: Dict[str, float],
                      served=None) -> torch.Tensor:
@@ -476,27 +527,22 @@ class OPD(Stage):
 
     def step(self, step: int) -> Dict[str, float]:
         started, sums = time.perf_counter(), defaultdict(float)
-        sampled = float(torch.rand((), generator=self.generator("lambda", step))) < self.hyper.lambda_
-        if sampled:
-            ids, targets = build_rows(*self.sample(step, self.data.batch(step, "prompts")))
-            ids, mask, position_ids = ids.to(self.device), (targets != -100).to(self.device), None
-        else:
-            ids, labels, position_ids = self.rows(self.data.batch(step, "train"))
-            mask = labels != -100
+        prompts, completions, sampled = self.examples(step, self.data.batch(step, "prompts"))
+        ids, targets = build_rows(prompts, completions)
+        ids, mask = ids.to(self.device), (targets != -100).to(self.device)
         tokens = self.global_tokens(int(mask.sum()), len(ids))
-        slices = micro_batches(len(ids), self.hyper.grad_accum)
-        rows = [(ids[s], None if position_ids is None else position_ids[s], mask[s]) for s in slices]
+        rows = [(ids[s], None, mask[s]) for s in micro_batches(len(ids), self.hyper.grad_accum)]
         served = [self.teacher.submit(*r, self.hyper.top_k) if self.served else None for r in rows]
         losses = [partial(self.distill_loss, *r, 1.0 / max(tokens, 1), sums, p) for r, p in zip(rows, served)]
         accumulate_gradients(losses, self.world)
         grad_norm = self.update()
-        self.counters["steps"] += 1
-        self.counters["sampled_steps"] += int(sampled)
+        sums["examples"] += len(prompts)
+        sums["sampled"] += sampled
         sums = all_sum(sums)
         kl = "kl_topk" if self.served else "kl"
         metrics = {
             "loss": sums["loss"], kl: sums[kl] / max(tokens, 1), "grad_norm": grad_norm,
-            "sampled_fraction": self.counters["sampled_steps"] / self.counters["steps"],
+            "sampled_fraction": sums["sampled"] / max(sums["examples"], 1),
         }
         return self.finish(started, tokens, metrics)
 

@@ -12,7 +12,7 @@ import math
 import struct
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Optional
 
 import torch
 
@@ -42,6 +42,17 @@ class Frame:
     def prompts(self) -> List[List[int]]:
         """The ragged prompts of a `prompts` frame, from prompt_offsets [n + 1] and prompt_tokens [total]."""
         offsets, tokens = self["prompt_offsets"].tolist(), self["prompt_tokens"].tolist()
+        return [tokens[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+
+    def completions(self) -> Optional[List[List[int]]]:
+        """The dataset response of each prompt of a `prompts` frame, from completion_offsets [n + 1] and
+        completion_tokens [total]; None when the frame has none (RL prompts)."""
+        if "completion_offsets" not in self.arrays:
+            return None
+        offsets, tokens = self["completion_offsets"].tolist(), self["completion_tokens"].tolist()
+        if len(offsets) != self["prompt_offsets"].numel():
+            raise FrameError(f"frame has {len(offsets) - 1} completions for {self['prompt_offsets'].numel() - 1} "
+                             "prompts")
         return [tokens[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
 
     def prompt_ids(self) -> List[str]:

@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { ServiceError } from "@sovereign/http";
-import { RUN_SHAPE_KEYS } from "@sovereign/schemas";
+import { engineHyper } from "@sovereign/schemas";
 import { loadQwen3Tokenizer } from "@sovereign/tokenizer";
 import type { Context } from "hono";
 import { z } from "zod";
@@ -127,9 +127,7 @@ export function registerEngineRoutes(app: TrainerApp) {
       tokenizerVocab: tokenizer.vocabSize,
       // What rollouts stop at unless `hyper.stopIds` says otherwise: the data plane's end of turn and end of text.
       stopIds: tokenizer.stopIds,
-      hyper: Object.fromEntries(
-        Object.entries(spec.hyper).filter(([key]) => !(RUN_SHAPE_KEYS as readonly string[]).includes(key)),
-      ),
+      hyper: engineHyper(spec.stage, spec.hyper),
       checkpointDir: join(c.get("config").runsDir, row.id, "checkpoints"),
       data: c.get("data").stats(row.id),
     });

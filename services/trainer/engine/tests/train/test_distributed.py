@@ -2,7 +2,7 @@
 
 Two ranks give the one-rank run step for step (the same sums, taken in another order): the same rollouts, and
 rewards, losses, KL and gradient norms within 1e-5 relative (1e-6 absolute), the weights' moves within 1e-4 of
-their size, for SFT, OPD (on-policy and dataset steps, the full teacher and its top-K), InK-GRPO (with a
+their size, for SFT, OPD (on-policy and dataset examples, the full teacher and its top-K), InK-GRPO (with a
 reference model) and GRPO in mini-batches, with the ranks holding unequal token counts.
 A two-rank run resumed from a sharded checkpoint repeats the uninterrupted one bit for bit, and a stop (SIGTERM to
 one rank, or the service's answer to rank 0) makes both ranks checkpoint the same step and exit 143.
@@ -77,7 +77,9 @@ def spec_for(tmp_path: Path, case: str, steps: int, name: str, **extra) -> dict:
     base, teacher = tmp_path / "base", tmp_path / "teacher"
     if not base.exists():
         save_checkpoint(toy_model(vocab, seed=3), str(base))
-        save_checkpoint(toy_model(vocab, seed=5), str(teacher))
+        # A peaked teacher: two near-uniform random models would differ by a KL of about 0.01, a small difference
+        # of large terms whose rounding (and Adam's reading of it) would dwarf the sums' order.
+        save_checkpoint(toy_model(vocab, seed=5, initializer_range=0.2), str(teacher))
     config = {"stage": settings["stage"], "model": {"path": str(base)}, "totalSteps": steps, "seed": 11,
               "hyper": settings["hyper"], "checkpointDir": str(tmp_path / name / "checkpoints")}
     if settings["stage"] == "opd":
@@ -143,8 +145,9 @@ def test_two_ranks_give_the_one_rank_run_step_for_step(tmp_path, case):
         assert sums[0][1] != sums[1][1] and close(metrics["1"]["loss"], token_mean)
         assert abs(mean_of_means - token_mean) > 10 * RTOL * token_mean
     if case.startswith("opd"):
+        # Steps mixing on-policy and dataset examples, the same ones on two ranks as on one (the metrics agree).
         fractions = [sink.metric_log[s]["sampled_fraction"] for s in range(1, steps + 1)]
-        assert 0 < fractions[-1] < 1, fractions  # both on-policy and dataset steps were taken
+        assert any(0 < f < 1 for f in fractions), fractions
     # Each prompt drew the same completions: rank 0's prompts, then rank 1's, are the one rank's.
     one_rollouts = [[[r.prompt_ids, r.completion_ids] for r in call] for call in rewards.calls]
     two_rollouts = [[r[1:] for r in c0 + c1] for c0, c1 in zip(ranks[0]["rollouts"], ranks[1]["rollouts"])]

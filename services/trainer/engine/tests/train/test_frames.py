@@ -46,6 +46,18 @@ def test_prompt_positions_count_the_ranks_before_this_one():
     assert frame.prompt_positions() == [6, 7, 8]
 
 
+def test_completions_are_the_prompts_dataset_responses_when_the_frame_has_them():
+    prompts = {"prompt_offsets": torch.tensor([0, 1, 3]), "prompt_tokens": torch.tensor([5, 6, 7])}
+    frame = decode_frame(encode_frame({"role": "prompts"}, {
+        **prompts, "completion_offsets": torch.tensor([0, 2, 2]), "completion_tokens": torch.tensor([8, 9])}))
+    assert frame.completions() == [[8, 9], []]
+    assert decode_frame(encode_frame({"role": "prompts"}, prompts)).completions() is None
+    uneven = decode_frame(encode_frame({"role": "prompts"}, {
+        **prompts, "completion_offsets": torch.tensor([0, 2]), "completion_tokens": torch.tensor([8, 9])}))
+    with pytest.raises(FrameError, match="1 completions for 2 prompts"):
+        uneven.completions()
+
+
 def test_round_trip_of_encoded_arrays():
     g = torch.Generator().manual_seed(0)
     arrays = {

@@ -53,25 +53,34 @@ def packed_rows(generator: torch.Generator, rows: int, doc_len: int, docs: int, 
     return Frame({"role": "train"}, {k: torch.tensor(v, dtype=torch.int32) for k, v in arrays.items()})
 
 
-def prompt_frame(prompts: List[List[int]]) -> Frame:
+def ragged(name: str, lists: List[List[int]]) -> Dict[str, torch.Tensor]:
     offsets = [0]
-    for p in prompts:
+    for p in lists:
         offsets.append(offsets[-1] + len(p))
-    arrays = {
-        "prompt_offsets": torch.tensor(offsets, dtype=torch.int32),
-        "prompt_tokens": torch.tensor([t for p in prompts for t in p], dtype=torch.int32),
+    return {
+        f"{name}_offsets": torch.tensor(offsets, dtype=torch.int32),
+        f"{name}_tokens": torch.tensor([t for p in lists for t in p], dtype=torch.int32),
     }
+
+
+def prompt_frame(prompts: List[List[int]], completions: Optional[List[List[int]]] = None) -> Frame:
+    """A prompts frame, with each prompt's dataset response when `completions` are given (a chat set's)."""
+    arrays = ragged("prompt", prompts)
+    if completions is not None:
+        arrays.update(ragged("completion", completions))
     header = {"role": "prompts", "prompts": [{"id": f"p{i}", "index": i} for i in range(len(prompts))]}
     return Frame(header, arrays)
 
 
 class ToyData:
-    """Deterministic batches per (step, role), as the service promises: the same step always gets the same frame."""
+    """Deterministic batches per (step, role), as the service promises: the same step always gets the same frame.
+    Prompts come with their dataset responses, the toy language's next doc_len - prompt_len tokens, unless
+    `responses` is False (RL prompts)."""
 
     def __init__(self, vocab: int, rows: int = 4, doc_len: int = 8, docs: int = 2, prompts: int = 4,
-                 prompt_len: int = 3, seed: int = 0):
+                 prompt_len: int = 3, seed: int = 0, responses: bool = True):
         self.vocab, self.rows, self.doc_len, self.docs = vocab, rows, doc_len, docs
-        self.n_prompts, self.prompt_len, self.seed = prompts, prompt_len, seed
+        self.n_prompts, self.prompt_len, self.seed, self.responses = prompts, prompt_len, seed, responses
         self.requests: List[tuple] = []
         self.on_request: Optional[Callable[[int, str], None]] = None
 
@@ -82,7 +91,9 @@ class ToyData:
         g = torch.Generator().manual_seed(self.seed * 1000 + step * 10 + ("train", "corpus", "prompts").index(role))
         if role == "prompts":
             starts = torch.randint(self.vocab, (self.n_prompts,), generator=g).tolist()
-            return prompt_frame([pattern(s, self.prompt_len, self.vocab) for s in starts])
+            docs = [pattern(s, self.doc_len, self.vocab) for s in starts]
+            responses = [d[self.prompt_len:] for d in docs] if self.responses else None
+            return prompt_frame([d[: self.prompt_len] for d in docs], responses)
         return packed_rows(g, self.rows, self.doc_len, self.docs, self.vocab)
 
 
@@ -103,11 +114,12 @@ class RankData:
             self.on_request(step, role)
         frame = self.data.batch(step, role)
         if role == "prompts":
-            prompts = frame.prompts()
+            prompts, responses = frame.prompts(), frame.completions()
             share = len(prompts) // self.world
-            mine = prompt_frame(prompts[self.rank * share:(self.rank + 1) * share])
-            mine.header["rank"] = self.rank
-            return mine
+            mine = slice(self.rank * share, (self.rank + 1) * share)
+            frame = prompt_frame(prompts[mine], None if responses is None else responses[mine])
+            frame.header["rank"] = self.rank
+            return frame
         arrays = {name: t.clone() for name, t in frame.arrays.items()}
         if self.uneven:
             labels = arrays["labels"]
