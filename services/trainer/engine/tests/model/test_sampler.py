@@ -230,9 +230,12 @@ DRAW = dict(max_new_tokens=8, temperature=1.2, top_p=0.95)
 
 @pytest.fixture(scope="module")
 def group_stops(model):
-    """Stop ids that end some rows early and at different steps, and leave others to run to the length limit."""
+    """Stop ids that end some rows early and at different steps (one at its first token, while its group goes on),
+    and leave others to run to the length limit."""
     free = sample(model, GROUPS, seeds=GROUP_SEEDS, **DRAW)
-    return {free[0].tokens[1], free[7].tokens[4]}
+    firsts = [c.tokens[0] for c in free]
+    alone = next(t for t in firsts[8:] if firsts.count(t) == 1)  # a first token no other row draws
+    return {alone, free[0].tokens[1], free[7].tokens[4]}
 
 
 def assert_same(got, expected):
@@ -253,6 +256,12 @@ def test_every_micro_batching_draws_what_each_row_draws_alone_without_a_cache(mo
     reasons = [c.finish_reason for c in got]
     assert "stop" in reasons and "length" in reasons, "the stops should end some rows and not others"
     assert len({len(c.tokens) for c in got}) >= 3, "rows should finish at different steps"
+    group = len(GROUPS) // len(PROMPTS)
+    mates = lambda i: got[i - i % group :][:group]  # noqa: E731
+    assert any(
+        len(c.tokens) == 1 and c.finish_reason == "stop" and max(len(d.tokens) for d in mates(i)) > 1
+        for i, c in enumerate(got)
+    ), "a row should stop at its first token while its group goes on"
     assert len({tuple(c.tokens) for c in got}) == len(GROUPS), "a group's samples differ by their seeds"
 
 
