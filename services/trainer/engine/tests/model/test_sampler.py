@@ -1,6 +1,7 @@
 """Sampling: batched left-padded decoding against single prompts and a cache-free loop; top-p, stops, log-probs;
-a prompt's completion set by its own seed whatever its batch; the inverse-CDF draw; the KV cache in the compute
-dtype."""
+a prompt's completion set by its own seed whatever its batch, micro-batch, group or compiled step; micro-batch
+planning; one prefill per distinct prompt; finished rows leaving the batch; the inverse-CDF draw; the KV cache in
+the compute dtype."""
 
 import pytest
 import torch
@@ -9,7 +10,10 @@ from transformers import AutoConfig
 
 from sovereign_engine.algorithms import autocast
 from sovereign_engine.models import init_model
-from sovereign_engine.sampler import _choose, sample, top_p_filter
+from sovereign_engine import sampler
+from sovereign_engine.sampler import (
+    Completion, _choose, cache_bytes_per_token, plan_micro_batches, sample, top_p_filter,
+)
 
 PROMPTS = [[11, 12, 13], [21, 22, 23, 24, 25, 26, 27], [31], [41, 42, 43, 44, 45]]
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -33,6 +37,21 @@ def next_logits(model, ids):
     """Last-position logits [V] of one sequence by a full forward, no cache."""
     with torch.no_grad():
         return model.logits(model(torch.tensor([ids])))[0, -1]
+
+
+def reference(model, prompt, seed, *, max_new_tokens, temperature, top_p, stop_ids=()):
+    """What sample() must draw for one prompt and seed: a cache-free loop, the full sequence forwarded each step,
+    token t drawn with the seed's t-th uniform."""
+    uniforms = torch.rand(max_new_tokens, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    ids, tokens, logprobs = list(prompt), [], []
+    for t in range(max_new_tokens):
+        token, logprob = _choose(next_logits(model, ids)[None], temperature, top_p, uniforms[t : t + 1])
+        tokens.append(int(token))
+        logprobs.append(float(logprob))
+        if tokens[-1] in stop_ids:
+            return Completion(tokens, logprobs, "stop")
+        ids.append(tokens[-1])
+    return Completion(tokens, logprobs, "length")
 
 
 def test_top_p_keeps_the_smallest_set_reaching_p():
@@ -201,3 +220,130 @@ def test_rollout_cache_is_bf16_under_cuda_autocast(monkeypatch):
     with autocast(torch.device("cuda")):
         sample(model, PROMPTS, max_new_tokens=4, temperature=0.0)
     assert set(seen) == {(torch.bfloat16, torch.bfloat16)}
+
+
+# GRPO's layout: each prompt repeated for its group's samples, consecutively, every sample with a seed of its own.
+GROUPS = [p for p in PROMPTS for _ in range(3)]
+GROUP_SEEDS = list(range(100, 100 + len(GROUPS)))
+DRAW = dict(max_new_tokens=8, temperature=1.2, top_p=0.95)
+
+
+@pytest.fixture(scope="module")
+def group_stops(model):
+    """Stop ids that end some rows early and at different steps (one at its first token, while its group goes on),
+    and leave others to run to the length limit."""
+    free = sample(model, GROUPS, seeds=GROUP_SEEDS, **DRAW)
+    firsts = [c.tokens[0] for c in free]
+    alone = next(t for t in firsts[8:] if firsts.count(t) == 1)  # a first token no other row draws
+    return {alone, free[0].tokens[1], free[7].tokens[4]}
+
+
+def assert_same(got, expected):
+    assert [(c.tokens, c.finish_reason) for c in got] == [(c.tokens, c.finish_reason) for c in expected]
+    for g, e in zip(got, expected):
+        assert g.logprobs == pytest.approx(e.logprobs, abs=1e-9)
+
+
+@pytest.mark.parametrize("max_batch_tokens", [None, 1, 40, 75])
+def test_every_micro_batching_draws_what_each_row_draws_alone_without_a_cache(model, group_stops, max_batch_tokens):
+    """Mixed lengths, groups of identical prompts, stops and micro-batches: each completion is the cache-free
+    loop's for its prompt and seed. Budget 1 decodes each row alone; 40 and 75 cut groups and lengths apart."""
+    got = sample(model, GROUPS, seeds=GROUP_SEEDS, stop_ids=group_stops, max_batch_tokens=max_batch_tokens, **DRAW)
+    expected = [
+        reference(model, p, s, stop_ids=group_stops, **DRAW) for p, s in zip(GROUPS, GROUP_SEEDS)
+    ]
+    assert_same(got, expected)
+    reasons = [c.finish_reason for c in got]
+    assert "stop" in reasons and "length" in reasons, "the stops should end some rows and not others"
+    assert len({len(c.tokens) for c in got}) >= 3, "rows should finish at different steps"
+    group = len(GROUPS) // len(PROMPTS)
+    mates = lambda i: got[i - i % group :][:group]  # noqa: E731
+    assert any(
+        len(c.tokens) == 1 and c.finish_reason == "stop" and max(len(d.tokens) for d in mates(i)) > 1
+        for i, c in enumerate(got)
+    ), "a row should stop at its first token while its group goes on"
+    assert len({tuple(c.tokens) for c in got}) == len(GROUPS), "a group's samples differ by their seeds"
+
+
+def forward_rows(monkeypatch, model):
+    """The rows of every forward the sampler makes: (batch rows, tokens per row)."""
+    calls = []
+    real = type(model).forward
+
+    def spy(self, input_ids, *args, **kwargs):
+        calls.append(tuple(input_ids.shape))
+        return real(self, input_ids, *args, **kwargs)
+
+    monkeypatch.setattr(type(model), "forward", spy)
+    return calls
+
+
+def test_a_group_is_prefilled_once_and_finished_rows_leave_the_batch(model, group_stops, monkeypatch):
+    calls = forward_rows(monkeypatch, model)
+    got = sample(model, GROUPS, seeds=GROUP_SEEDS, stop_ids=group_stops, **DRAW)
+    # One prefill row per distinct prompt, as long as the longest.
+    assert calls[0] == (len(PROMPTS), max(len(p) for p in PROMPTS))
+    # The forward for token t runs the rows that draw a token t, and nothing else.
+    decode = [rows for rows, tokens in calls[1:]]
+    assert all(tokens == 1 for rows, tokens in calls[1:])
+    assert decode == [sum(len(c.tokens) > t for c in got) for t in range(1, len(calls))]
+    assert decode[-1] < len(GROUPS), "some rows should have left the batch"
+    assert len(calls) == max(len(c.tokens) for c in got)
+
+
+def test_micro_batches_prefill_their_own_distinct_prompts(model, monkeypatch):
+    calls = forward_rows(monkeypatch, model)
+    # Room for 3 rows of the longest prompt (7 + 8 positions each): its group fills a micro-batch, the next group
+    # (5 tokens) takes 3 rows of 13, and so on.
+    sample(model, GROUPS, seeds=GROUP_SEEDS, max_batch_tokens=45, **DRAW)
+    prefills = [shape for shape in calls if shape[1] > 1]
+    assert prefills == [(1, 7), (1, 5), (2, 3)]
+
+
+def test_micro_batch_plan_keeps_the_budget_and_groups_together():
+    prompts = [[1] * 3, [1] * 3, [2] * 7, [3] * 5, [2] * 7, [4], [3] * 5, [5] * 30]
+    rows_of = lambda batches: sorted(i for b in batches for i in b)  # noqa: E731
+    assert plan_micro_batches(prompts, 4) == [[7, 2, 4, 3, 6, 0, 1, 5]]
+    for budget in (1, 20, 33, 40, 70, 1000):
+        batches = plan_micro_batches(prompts, 4, budget)
+        assert rows_of(batches) == list(range(len(prompts)))
+        for b in batches:
+            width = max(len(prompts[i]) for i in b) + 4
+            assert len(b) == 1 or len(b) * width <= budget
+            # Longest first, identical prompts side by side in input order.
+            assert [len(prompts[i]) for i in b] == sorted((len(prompts[i]) for i in b), reverse=True)
+        order = [i for b in batches for i in b]
+        assert order == [7, 2, 4, 3, 6, 0, 1, 5]
+    # The 34-position row alone exceeds 33 and is decoded alone; three 11-position rows fit 33, which splits the
+    # group of [3] * 5 across two micro-batches (each prefills it).
+    assert plan_micro_batches(prompts, 4, 33) == [[7], [2, 4, 3], [6, 0, 1], [5]]
+    with pytest.raises(ValueError, match="max_batch_tokens"):
+        sample(None, [[1]], max_new_tokens=1, max_batch_tokens=0)
+
+
+def test_cache_bytes_per_token_counts_keys_and_values_of_every_layer():
+    config = AutoConfig.for_model(
+        "qwen3", hidden_size=4096, num_hidden_layers=36, num_attention_heads=32, num_key_value_heads=8,
+        head_dim=128,
+    )
+    assert cache_bytes_per_token(config, torch.bfloat16) == 36 * 8 * 128 * 2 * 2  # Qwen3-8B: 144 KiB
+    assert cache_bytes_per_token(small_config(), torch.float32) == 2 * 2 * 16 * 2 * 4
+
+
+def test_compiled_static_cache_steps_draw_the_same_completions(model, group_stops, monkeypatch):
+    """compile: decode steps traced by torch.compile (its eager backend here: the trace, the static cache and
+    the fixed-shape loop, without a compiler) draw what the uncompiled sampler draws."""
+    monkeypatch.setattr(sampler, "COMPILE_OPTIONS", {"default": {"backend": "eager", "dynamic": False}})
+    monkeypatch.setattr(sampler, "_compiled", {})
+    got = sample(model, GROUPS, seeds=GROUP_SEEDS, stop_ids=group_stops, max_batch_tokens=75, compile=True, **DRAW)
+    expected = [reference(model, p, s, stop_ids=group_stops, **DRAW) for p, s in zip(GROUPS, GROUP_SEEDS)]
+    assert_same(got, expected)
+    assert "cpu" in sampler._compiled
+
+
+@CUDA
+def test_compiled_decode_on_cuda_matches_eager(group_stops):
+    model = init_model(small_config(), 0, device="cuda", dtype=torch.float64).eval()
+    eager = sample(model, GROUPS, seeds=GROUP_SEEDS, **DRAW)
+    compiled = sample(model, GROUPS, seeds=GROUP_SEEDS, compile=True, **DRAW)
+    assert_same(compiled, eager)
