@@ -147,6 +147,14 @@ export const TrainingHyper = z.strictObject({
       `New tokens per completion. Absent: ${SAMPLING_DEFAULTS.opd.maxTokens} for OPD (the Typhoon-S release's OPD config, --max_completion_length 2048), ${SAMPLING_DEFAULTS.rl.maxTokens} for GRPO and InK-GRPO (this project's).`,
     ),
   stopIds: z.array(z.number().int().nonnegative()).optional(),
+  /**
+   * Rollouts are decoded in micro-batches of at most this many cache positions (rows × (prompt + maxTokens)), so
+   * the KV cache fits a memory budget (a model's bytes per position: docs/memory.md); 0: all of a step's rows at
+   * once.
+   */
+  rolloutBatchTokens: z.number().int().nonnegative().default(0),
+  /** Decode steps through torch.compile on a static cache (CUDA graphs on CUDA); each new batch shape compiles. */
+  rolloutCompile: z.boolean().default(false),
   lambda: fraction
     .default(0.25)
     .describe(

@@ -52,10 +52,12 @@ def agentic_rollouts(
     top_p: float = 1.0,
     stop_ids: Sequence[int] = (),
     vocab_limit: Optional[int] = None,
+    max_batch_tokens: Optional[int] = None,
+    compile: bool = False,
 ) -> List[AgenticRollout]:
     """One multi-turn rollout per prompt (named `names[i]` to the service), at most `max_turns` assistant turns.
 
-    `budget` bounds prompt + completion tokens: a turn samples at most what is left of it, and a rollout whose
+    `max_batch_tokens` and `compile` are the sampler's (sampler.sample). `budget` bounds prompt + completion tokens: a turn samples at most what is left of it, and a rollout whose
     next append would not leave room for one more generated token ends where it is.
     """
     if max_turns < 1:
@@ -77,6 +79,7 @@ def agentic_rollouts(
                 model, [rollouts[i].prompt_ids + rollouts[i].completion_ids for i in rows],
                 max_new_tokens=limit, temperature=temperature, top_p=top_p, stop_ids=stop_ids,
                 seeds=[turn_seed(seeds[i], turn) for i in rows], vocab_limit=vocab_limit,
+                max_batch_tokens=max_batch_tokens, compile=compile,
             )
             for i, c in zip(rows, completions):
                 rollouts[i].completion_ids += c.tokens

@@ -75,6 +75,8 @@ class Hyper:
     top_p: float = 1.0
     max_tokens: int = 256  # new tokens per completion
     stop_ids: Optional[List[int]] = None  # None: the run's stopIds, else the checkpoint's eos ids
+    rollout_batch_tokens: int = 0  # cache positions per decode micro-batch (rows x (prompt + maxTokens)); 0: one batch
+    rollout_compile: bool = False  # decode steps through torch.compile on a static cache (CUDA graphs on CUDA)
     # OPD (defaults: the Typhoon-S release's OPD config, --lmbda 0.25 --beta 0.0)
     lambda_: float = 0.25  # probability that an example is the student's own completion, not the dataset's
     divergence: str = "forward_kl"  # "forward_kl" (KL(teacher || student)), "reverse_kl" or "jsd"
@@ -111,6 +113,8 @@ class Hyper:
             (min(hyper.grad_accum, hyper.group_size, hyper.ppo_epochs) >= 1,
              f"gradAccum ({hyper.grad_accum}), groupSize ({hyper.group_size}) and ppoEpochs ({hyper.ppo_epochs}) "
              "must be at least 1"),
+            (hyper.rollout_batch_tokens >= 0,
+             f"rolloutBatchTokens must be 0 (no budget) or more, got {hyper.rollout_batch_tokens}"),
             (hyper.mini_batch_size >= 0, f"miniBatchSize must be 0 (all the step's rollouts) or more, got "
              f"{hyper.mini_batch_size}"),
             (hyper.dual_clip == 0 or hyper.dual_clip > 1,
@@ -394,8 +398,14 @@ class Stage:
             completions = sample(
                 self.model, prompts, max_new_tokens=h.max_tokens, temperature=h.temperature, top_p=h.top_p,
                 stop_ids=self.stop_ids(), seeds=seeds, vocab_limit=self.config.tokenizer_vocab,
+                **self.rollout_options(),
             )
         return prompts, [c.tokens for c in completions]
+
+    def rollout_options(self) -> Dict[str, Any]:
+        """The sampler's micro-batch budget and compiled decode, from rolloutBatchTokens and rolloutCompile."""
+        h = self.hyper
+        return {"max_batch_tokens": h.rollout_batch_tokens or None, "compile": h.rollout_compile}
 
     def update(self) -> float:
         """Clips, steps the optimizer and clears the gradients; returns the gradient norm before clipping."""
@@ -684,6 +694,7 @@ class GRPO(Stage):
                 self.model, prompts, names, seeds, self.rewards, step, max_turns=int(tools["maxTurns"]),
                 max_new_tokens=h.max_tokens, budget=self.config.seq_len or None, temperature=h.temperature,
                 top_p=h.top_p, stop_ids=self.stop_ids(), vocab_limit=self.config.tokenizer_vocab,
+                **self.rollout_options(),
             )
         counts = {"tool_rollouts": float(sum(r.appended > 0 for r in done)), "turns": float(sum(r.turns for r in done))}
         return prompts, [r.completion_ids for r in done], [r.mask for r in done], counts

@@ -165,6 +165,27 @@ def test_rollouts_stay_within_the_tokenizer_vocabulary():
     assert all(t < 12 for call in limited.calls for r in call for t in r.completion_ids)
 
 
+def test_rollouts_decode_within_the_runs_batch_budget(monkeypatch):
+    # rolloutBatchTokens and rolloutCompile reach the sampler; the budget changes how rows are batched, not what
+    # they draw.
+    seen = []
+    real = algorithms.sample
+
+    def spy(*args, **kwargs):
+        seen.append({k: kwargs[k] for k in ("max_batch_tokens", "compile")})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(algorithms, "sample", spy)
+    plain, budgeted = TargetTokenReward(TARGET), TargetTokenReward(TARGET)
+    make_stage("grpo", toy_model(VOCAB, seed=1), ToyData(VOCAB, prompts=4), rewards=plain, **TOY).step(1)
+    make_stage("grpo", toy_model(VOCAB, seed=1), ToyData(VOCAB, prompts=4), rewards=budgeted,
+               rolloutBatchTokens=40, **TOY).step(1)
+    assert seen == [{"max_batch_tokens": None, "compile": False}, {"max_batch_tokens": 40, "compile": False}]
+    assert [r.completion_ids for r in budgeted.calls[0]] == [r.completion_ids for r in plain.calls[0]]
+    with pytest.raises(ValueError, match="rolloutBatchTokens"):
+        Hyper.from_dict({"rolloutBatchTokens": -1})
+
+
 def test_several_epochs_clip_and_report_kl_to_the_reference():
     model = toy_model(VOCAB, seed=1)
     reference = copy.deepcopy(model)
