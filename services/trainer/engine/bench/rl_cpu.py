@@ -6,10 +6,11 @@ width, seeded weights) on the same prompts (text, tokenized by the Qwen3 tokeniz
 
 - grpo: the engine's GRPO stage as a run builds it (`build_stage` on a one-rank gloo group, the model sharded by
   FSDP2) against `trl.GRPOTrainer`. `--prompts` prompts per step, each sampled `--group` times, at most
-  `--max-tokens` new tokens, temperature `--temperature`, top-p 1, no top-k, stop at <|im_end|>; one update per
+  `--max-tokens` new tokens, temperature `--temperature`, top-p 1, no top-k, stop at <|im_end|>, over all 151,936
+  rows (no tokenizerVocab limit: TRL's `generate` has none); one update per
   rollout batch, clip range `--epsilon`, no KL term (klCoef / beta 0), no gradient clipping, AdamW at a constant
-  `--lr` (`--opd-lr` for OPD; betas 0.9 / 0.95, no weight decay); the loss is the token mean over the step's completion tokens (TRL's
-  `dapo` loss type). The reward is a function of the completion's token ids alone, the same function on both
+  `--lr` (`--opd-lr` for OPD; betas 0.9 / 0.95, no weight decay); the loss is the token mean over the step's
+  completion tokens (TRL's `dapo` loss type). The reward is a function of the completion's token ids alone, the same function on both
   sides: the fraction of completion tokens in a target set, the `--target-fraction` of the vocabulary whose
   row of the seed model's (tied) embedding has the largest first coordinate. Such a set is one direction of the
   model's final hidden state away, so a tiny random model (whose samples are near uniform over the 151,936 ids)
@@ -24,7 +25,7 @@ sampling (TRL reuses the training forward's when there is one update per batch) 
 population std + 1e-6 (TRL: the Bessel-corrected std + 1e-4); TRL computes the [tokens x vocab] logits, the engine's
 kernels never do.
 
-Timing, in the process's CPU time on one thread (the machine may be shared): a step runs from its start (the
+Timing, in the process's CPU time (user + system) on one thread (the machine may be shared): a step runs from its start (the
 engine's `stage.step` call; for TRL, the end of the previous step, so its data loading counts) to its end. The
 rollout is the part until the completions are done (the engine: the reward source's call for GRPO, the student's
 first gradient forward for OPD; TRL: its reward function's call, the end of GKD's on-policy generation); the update
@@ -38,7 +39,7 @@ library imports are left out. Rounds alternate which side runs first; the report
 rounds and the engine / TRL ratio of the same round.
 
     python bench/rl_cpu.py [--algos grpo,opd --prompts 2 --group 8 --max-tokens 12 --steps 24 --warmup 2
-                            --rounds 2] [--json out]
+                            --rounds 2 --first engine --seed 0] [--json out]
 """
 
 import argparse
@@ -57,7 +58,7 @@ if ENGINE_DIR not in sys.path:
 
 ALGOS = ("grpo", "opd")
 SIDES = ("engine", "trl")
-SEED = 0  # the trained model's weights, and both sides' run seed
+SEED = 0  # the trained model's weights (and the reward's target set)
 TEACHER_SEED = 1
 EOS = 151645  # <|im_end|>: the stop id on both sides
 PROMPTS = (
@@ -226,7 +227,7 @@ def engine_run(args) -> Dict:
                     t.index(EOS) + 1 if EOS in t else len(t) for t in tails)
 
         model.register_forward_pre_hook(first_gradient_forward)
-    config = RunConfig.from_dict({"stage": args.algo, "model": {}, "totalSteps": args.steps, "seed": SEED,
+    config = RunConfig.from_dict({"stage": args.algo, "model": {}, "totalSteps": args.steps, "seed": args.seed,
                                   "hyper": hyper})
     stage = build_stage(config, model, Data(), device=cpu, **kw)
     before_params = snapshot(model)
@@ -268,7 +269,7 @@ def trl_run(args) -> Dict:
         max_steps=args.steps, learning_rate=args.lr, lr_scheduler_type="constant", warmup_steps=0, max_grad_norm=0.0,
         adam_beta1=0.9, adam_beta2=0.95, weight_decay=0.0, gradient_accumulation_steps=1, gradient_checkpointing=False,
         use_cpu=True, bf16=False, fp16=False, report_to=[], save_strategy="no", logging_strategy="no",
-        dataloader_num_workers=0, seed=SEED, disable_tqdm=True,
+        dataloader_num_workers=0, seed=args.seed, disable_tqdm=True,
     )
     texts = prompt_texts(args)
     out = tempfile.mkdtemp()
@@ -346,7 +347,7 @@ def child(args) -> Dict:
     import torch
 
     torch.set_num_threads(1)
-    torch.manual_seed(SEED)
+    torch.manual_seed(args.seed)
     if args.algo == "opd":
         args.lr = args.opd_lr
     result = (engine_run if args.side == "engine" else trl_run)(args)
@@ -386,6 +387,7 @@ def parse(argv=None):
     p.add_argument("--epsilon", type=float, default=0.2)
     p.add_argument("--beta", type=float, default=0.5, help="OPD/GKD's generalized JSD weight")
     p.add_argument("--target-fraction", type=float, default=0.1, help="share of the vocabulary the reward targets")
+    p.add_argument("--seed", type=int, default=0, help="both sides' run seed (sampling); the weights stay seed 0")
     p.add_argument("--first", choices=SIDES, default="engine", help="the side that runs first in odd rounds")
     p.add_argument("--algo", choices=ALGOS, help=argparse.SUPPRESS)
     p.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
@@ -407,7 +409,7 @@ def run_child(args, algo: str, side: str) -> Dict:
     passed = [f"--prompts={args.prompts}", f"--group={args.group}", f"--max-tokens={args.max_tokens}",
               f"--steps={args.steps}", f"--warmup={args.warmup}", f"--lr={args.lr}", f"--opd-lr={args.opd_lr}",
               f"--temperature={args.temperature}", f"--epsilon={args.epsilon}", f"--beta={args.beta}",
-              f"--target-fraction={args.target_fraction}", f"--algo={algo}", f"--side={side}"]
+              f"--target-fraction={args.target_fraction}", f"--seed={args.seed}", f"--algo={algo}", f"--side={side}"]
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), *passed], capture_output=True, text=True,
                           env={**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"})
     if proc.returncode:
