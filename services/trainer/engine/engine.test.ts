@@ -46,6 +46,8 @@ describe.skipIf(missing !== undefined)(`engine (pytest with ${python})`, () => {
   const results = new Map<string, Outcome>();
   let runFailure = "";
 
+  // One pytest run for the whole suite, in this hook: it takes minutes (two-rank runs, the benchmarks' smoke tests),
+  // far longer on a machine other work is loading, so the hook gets 45 minutes.
   beforeAll(() => {
     const dir = mkdtempSync(join(tmpdir(), "engine-tests-"));
     const report = join(dir, "report.jsonl");
@@ -66,7 +68,7 @@ describe.skipIf(missing !== undefined)(`engine (pytest with ${python})`, () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 600_000);
+  }, 2_700_000);
 
   for (const id of ids) {
     it(id, (context) => {
