@@ -419,19 +419,17 @@ const PY_SPACE = new Set(
   "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000",
 );
 
-function stripSet(chars: unknown): (c: string) => boolean {
-  if (typeof chars === "string") return (c) => chars.includes(c);
+function stripSet(chars: string | undefined): (c: string) => boolean {
+  if (chars !== undefined) return (c) => chars.includes(c);
   return (c) => PY_SPACE.has(c);
 }
-function pyLstrip(s: unknown, chars?: unknown): string {
-  const str = String(s);
+function pyLstrip(str: string, chars?: string): string {
   const strip = stripSet(chars);
   let i = 0;
   while (i < str.length && strip(str[i] as string)) i++;
   return str.slice(i);
 }
-function pyRstrip(s: unknown, chars?: unknown): string {
-  const str = String(s);
+function pyRstrip(str: string, chars?: string): string {
   const strip = stripSet(chars);
   let i = str.length;
   while (i > 0 && strip(str[i - 1] as string)) i--;
@@ -530,18 +528,39 @@ function pythonFloat(n: number): string {
 
 const unwrap = (x: unknown) => (isRuntime(x) ? x.value : x);
 
-/** Globals the rewritten template calls; the names cannot clash with a template's (Jinja has no `$`). */
+/** Python's `str()` of a runtime value a template hands a string method or filter. */
+function pyStr(value: unknown): string {
+  if (isRuntime(value)) {
+    if (value.type === "NullValue") return "None";
+    if (value.type === "UndefinedValue") return "";
+    if (value.type === "BooleanValue") return value.value ? "True" : "False";
+    if (value.type === "FloatValue") return pythonFloat(value.value as number);
+    return String(value.value);
+  }
+  return value == null ? "" : String(value);
+}
+
+/** A helper's arguments: the rewritten call passes them as one list, so that they arrive as runtime values. */
+const args = (list: unknown) => list as unknown[];
+const chars = (value: unknown) =>
+  isRuntime(value) && value.type === "StringValue" ? (value.value as string) : undefined;
+
+/** Globals the rewritten template calls; the names cannot clash with a template's. */
 const PYTHON_HELPERS: Record<string, unknown> = {
-  __py_lstrip: (s: unknown, chars?: unknown) => pyLstrip(s, chars ?? undefined),
-  __py_rstrip: (s: unknown, chars?: unknown) => pyRstrip(s, chars ?? undefined),
-  __py_strip: (s: unknown, chars?: unknown) => pyRstrip(pyLstrip(s, chars ?? undefined), chars ?? undefined),
-  __py_tojson: (
-    value: unknown,
-    ensureAscii: unknown,
-    indent: unknown,
-    separators: unknown,
-    sortKeys: unknown,
-  ) => {
+  __py_lstrip: (list: unknown) => {
+    const [s, c] = args(list);
+    return pyLstrip(pyStr(s), chars(c));
+  },
+  __py_rstrip: (list: unknown) => {
+    const [s, c] = args(list);
+    return pyRstrip(pyStr(s), chars(c));
+  },
+  __py_strip: (list: unknown) => {
+    const [s, c] = args(list);
+    return pyRstrip(pyLstrip(pyStr(s), chars(c)), chars(c));
+  },
+  __py_tojson: (list: unknown) => {
+    const [value, ensureAscii, indent, separators, sortKeys] = args(list);
     const ind = unwrap(indent);
     const seps = unwrap(separators) as unknown[] | null | undefined;
     const indentText = ind == null ? undefined : typeof ind === "number" ? " ".repeat(ind) : String(ind);
@@ -561,6 +580,12 @@ const PYTHON_HELPERS: Record<string, unknown> = {
 
 type Node = { type: string; [key: string]: unknown };
 const ident = (value: string): Node => ({ type: "Identifier", value });
+/** A call of a helper with its arguments as one list literal (see PYTHON_HELPERS). */
+const helperCall = (name: string, list: unknown[]): Node => ({
+  type: "CallExpression",
+  callee: ident(name),
+  args: [{ type: "ArrayLiteral", value: list }],
+});
 const TOJSON_ARGS = ["ensure_ascii", "indent", "separators", "sort_keys"];
 
 /** Rewrites the parsed template so that the Python-divergent calls go to PYTHON_HELPERS. */
@@ -583,11 +608,7 @@ function rewrite(node: unknown): unknown {
       ["strip", "lstrip", "rstrip"].includes(property.value as string) &&
       (n.args as Node[]).length <= 1
     ) {
-      return {
-        type: "CallExpression",
-        callee: ident(`__py_${property.value}`),
-        args: [callee.object, ...(n.args as Node[])],
-      };
+      return helperCall(`__py_${property.value}`, [callee.object, ...(n.args as Node[])]);
     }
   }
   // x | trim, x | trim(chars), x | tojson, x | tojson(indent=…)
@@ -595,8 +616,7 @@ function rewrite(node: unknown): unknown {
     const filter = n.filter as Node;
     const name = filter.type === "Identifier" ? filter.value : (filter.callee as Node | undefined)?.value;
     const args = filter.type === "CallExpression" ? (filter.args as Node[]) : [];
-    if (name === "trim")
-      return { type: "CallExpression", callee: ident("__py_strip"), args: [n.operand, ...args] };
+    if (name === "trim") return helperCall("__py_strip", [n.operand, ...args]);
     if (name === "tojson") {
       const positional: Node[] = TOJSON_ARGS.map(() => ident("none"));
       args.forEach((arg, i) => {
@@ -606,7 +626,7 @@ function rewrite(node: unknown): unknown {
           positional[at] = arg.value as Node;
         } else positional[i] = arg;
       });
-      return { type: "CallExpression", callee: ident("__py_tojson"), args: [n.operand, ...positional] };
+      return helperCall("__py_tojson", [n.operand, ...positional]);
     }
   }
   return n;
