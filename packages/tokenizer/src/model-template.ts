@@ -194,11 +194,13 @@ export class ModelChatTemplate {
 
   /** Exactly what `apply_chat_template(messages, tools=…, tokenize=False, …)` renders. */
   render(messages: readonly ChatMessage[], options: ModelChatOptions = {}): string {
+    nonEmpty(messages);
     return this.run(messages, options, false);
   }
 
   /** The rendering with the spans of the assistant turns a trainer trains on. */
   renderWithSpans(messages: readonly ChatMessage[], options: ModelChatOptions = {}): TemplatedChat {
+    nonEmpty(messages);
     if (this.hasGenerationBlocks(options.tools)) {
       return { ...spansFromMarkers(this.run(messages, options, true), this.source), spansFrom: "generation" };
     }
@@ -365,6 +367,12 @@ export class ModelChatTemplate {
       throw new Error(`${this.source}: chat template "${name}" failed: ${(error as Error).message}`);
     }
   }
+}
+
+/** As transformers: a conversation without messages is refused, not rendered. */
+function nonEmpty(messages: readonly ChatMessage[]): void {
+  if (messages.length === 0)
+    throw new Error("cannot render a chat template for an empty conversation (messages)");
 }
 
 function parseArguments(message: ChatMessage): unknown {
