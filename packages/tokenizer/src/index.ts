@@ -14,8 +14,11 @@ export {
   type GenerationConfig,
   type ModelChatOptions,
   ModelChatTemplate,
+  type SpanTokenizer,
   type TemplatedChat,
+  type TemplatedTokenizer,
   type TokenizerConfig,
+  withChatTemplate,
 } from "./model-template";
 export {
   type ChatMessage,

@@ -15,11 +15,13 @@
  * `indent`, `separators`, `sort_keys`, `ensure_ascii`), and `strip`/`lstrip`/`rstrip` (methods) and `trim`
  * (filter) take their `chars` argument and Python's whitespace.
  */
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import type { ChatMessage } from "@sovereign/schemas";
 import type { ChatTemplateOptions, TextSpan } from "./chat-template";
+import type { EncodedChat, Qwen3Tokenizer } from "./tokenizer";
 
 /** The fields of a tokenizer_config.json this module reads; the rest is ignored. */
 export type TokenizerConfig = {
@@ -90,6 +92,11 @@ export class ModelChatTemplate {
   readonly specialTokens: Readonly<Record<string, string>>;
   /** Where the template came from, for error messages. */
   readonly source: string;
+  /**
+   * Names what the template renders: `chat-template@` and the first 12 hex digits of the SHA-256 of its
+   * templates and special tokens. Part of a data plane cache key.
+   */
+  readonly id: string;
   private readonly templates: ReadonlyMap<string, string>;
   private readonly compiled = new Map<string, Compiled>();
   private readonly addedTokens: readonly string[];
@@ -132,6 +139,10 @@ export class ModelChatTemplate {
       }
     }
     this.specialTokens = special;
+    const hash = createHash("sha256")
+      .update(JSON.stringify([[...templates], special]))
+      .digest("hex");
+    this.id = `chat-template@${hash.slice(0, 12)}`;
 
     const byId = new Map<number, string>();
     for (const [id, token] of Object.entries(config.added_tokens_decoder ?? {})) {
@@ -367,6 +378,34 @@ export class ModelChatTemplate {
       throw new Error(`${this.source}: chat template "${name}" failed: ${(error as Error).message}`);
     }
   }
+}
+
+/** What withChatTemplate needs of a tokenizer. */
+export type SpanTokenizer = Pick<Qwen3Tokenizer, "id" | "encode" | "encodeWithSpans">;
+
+/** A tokenizer whose chat encodings come from `template`, not the hand-written Qwen3 renderer. */
+export type TemplatedTokenizer = Pick<Qwen3Tokenizer, "id" | "encode" | "encodeWithSpans"> & {
+  encodeChat(messages: readonly ChatMessage[], options?: ChatTemplateOptions): EncodedChat;
+  readonly chatTemplate: ModelChatTemplate;
+};
+
+/**
+ * `tokenizer` with its chat encodings rendered by a model's own template: `encodeChat` renders with
+ * `template.renderWithSpans` (message text in NFC, as the tokenizer normalizes it) and masks the tokens of the
+ * assistant spans. Its id joins the tokenizer's and the template's, so caches keyed by it tell templates apart.
+ */
+export function withChatTemplate(tokenizer: SpanTokenizer, template: ModelChatTemplate): TemplatedTokenizer {
+  const nfc = (text: string) => text.normalize("NFC");
+  return {
+    id: `${tokenizer.id}+${template.id}`,
+    chatTemplate: template,
+    encode: (text) => tokenizer.encode(text),
+    encodeWithSpans: (text, spans) => tokenizer.encodeWithSpans(text, spans),
+    encodeChat(messages, options = {}) {
+      const { text, assistantSpans } = template.renderWithSpans(messages, { ...options, transform: nfc });
+      return { text, ...tokenizer.encodeWithSpans(text, assistantSpans), assistantSpans };
+    },
+  };
 }
 
 /** As transformers: a conversation without messages is refused, not rendered. */
