@@ -3,6 +3,8 @@
  * Python environment when it is there) on the chat templates of Qwen3, Llama 3, Llama 3 Instruct, DeepSeek-V3
  * and Gemma 3 as their tokenizer packages ship them, and against the hand-written Qwen3 renderer.
  */
+import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChatMessage, ToolDefinition } from "@sovereign/schemas";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -161,6 +163,35 @@ describe("ModelChatTemplate on the Qwen3 template", () => {
     expect(() => new ModelChatTemplate(config, { generationConfig: { eos_token_id: 7 } })).toThrow(
       /eos_token_id 7/,
     );
+  });
+
+  it("reads a model folder as transformers does: chat_template.jinja first, generation_config.json's eos ids", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "model-template-"));
+    try {
+      await copyFile(join(MODELS.qwen3, "tokenizer_config.json"), join(dir, "tokenizer_config.json"));
+      const fromConfig = await ModelChatTemplate.fromDir(dir);
+      expect(fromConfig.render(plain)).toBe(templates.qwen3.render(plain));
+      expect(fromConfig.id).toBe(templates.qwen3.id);
+      await writeFile(
+        join(dir, "chat_template.jinja"),
+        "{% for m in messages %}[{{ m.role }}]{{ m.content }}<|im_end|>{% endfor %}",
+      );
+      await writeFile(
+        join(dir, "generation_config.json"),
+        JSON.stringify({ eos_token_id: [151645, 151643] }),
+      );
+      const fromJinja = await ModelChatTemplate.fromDir(dir);
+      expect(fromJinja.render(plain.slice(1, 3))).toBe(
+        "[user]สวัสดี<|im_end|>[assistant]สวัสดีครับ มีอะไรให้ช่วยไหม<|im_end|>",
+      );
+      expect(fromJinja.id).not.toBe(templates.qwen3.id);
+      expect(fromJinja.stopTokens()).toEqual(["<|im_end|>", "<|endoftext|>"]);
+      await expect(ModelChatTemplate.fromDir(join(dir, "missing"))).rejects.toThrow(
+        /has no tokenizer_config.json/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("applies `transform` to message and tool text only", () => {
