@@ -14,6 +14,7 @@ export {
   type GenerationConfig,
   type ModelChatOptions,
   ModelChatTemplate,
+  reasoningToField,
   type SpanTokenizer,
   type TemplatedChat,
   type TemplatedTokenizer,

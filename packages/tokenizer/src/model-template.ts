@@ -43,6 +43,12 @@ export type ModelChatOptions = ChatTemplateOptions & {
    * transformers convention (`arguments | tojson`, e.g. Llama 3.1) expect.
    */
   toolArguments?: "string" | "object";
+  /**
+   * Where an assistant's reasoning reaches the template: `"inline"` (default) inside the content, as the data
+   * carries it (`<think>…</think>` before the answer); `"reasoning_content"` moved to that field, as templates
+   * that read it expect (see reasoningToField).
+   */
+  reasoning?: "inline" | "reasoning_content";
   /** Applied to every string of the messages and tools before rendering (the tokenizer passes NFC). */
   transform?: (text: string) => string;
 };
@@ -356,7 +362,8 @@ export class ModelChatTemplate {
     const template = marked ? compiled.marked : compiled.plain;
     const transform = options.transform;
     let data: unknown = messages;
-    if (options.toolArguments === "object") data = messages.map(parseArguments);
+    if (options.reasoning === "reasoning_content") data = messages.map(reasoningToField);
+    if (options.toolArguments === "object") data = (data as ChatMessage[]).map(parseArguments);
     let tools: unknown = options.tools ?? null;
     if (transform) {
       data = mapStrings(data, transform);
@@ -414,7 +421,24 @@ function nonEmpty(messages: readonly ChatMessage[]): void {
     throw new Error("cannot render a chat template for an empty conversation (messages)");
 }
 
-function parseArguments(message: ChatMessage): unknown {
+/**
+ * An assistant message whose content opens with `<think>` and holds a `</think>`, with its reasoning moved to
+ * `reasoning_content` (the text between the two, less newlines at both ends) and its content the text after
+ * `</think>`, less leading newlines: the OpenAI-style field that reasoning templates read. Other messages as
+ * they are.
+ */
+export function reasoningToField(message: ChatMessage): ChatMessage & { reasoning_content?: string } {
+  const content = message.role === "assistant" ? message.content : null;
+  const close = content?.indexOf("</think>") ?? -1;
+  if (!content?.startsWith("<think>") || close < 0) return message;
+  return {
+    ...message,
+    reasoning_content: content.slice("<think>".length, close).replace(/^\n+|\n+$/g, ""),
+    content: content.slice(close + "</think>".length).replace(/^\n+/, ""),
+  };
+}
+
+function parseArguments(message: ChatMessage): ChatMessage {
   if (message.role !== "assistant" || !message.tool_calls) return message;
   return {
     ...message,
@@ -422,7 +446,7 @@ function parseArguments(message: ChatMessage): unknown {
       ...call,
       function: { ...call.function, arguments: JSON.parse(call.function.arguments) as unknown },
     })),
-  };
+  } as unknown as ChatMessage;
 }
 
 function mapStrings(value: unknown, f: (text: string) => string): unknown {

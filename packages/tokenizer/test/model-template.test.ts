@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { ChatMessage, ToolDefinition } from "@sovereign/schemas";
 import { beforeAll, describe, expect, it } from "vitest";
 import { renderQwen3Chat } from "../src/chat-template";
-import { ModelChatTemplate } from "../src/model-template";
+import { ModelChatTemplate, reasoningToField } from "../src/model-template";
 import { randomChatCase, seededRandom } from "./conversations";
 import {
   differences,
@@ -205,6 +205,46 @@ describe("ModelChatTemplate on the Qwen3 template", () => {
   });
 });
 
+describe("reasoning and tool arguments as fields", () => {
+  it("moves a leading think block to reasoning_content, which Qwen3's template reads the same way", () => {
+    expect(reasoningToField({ role: "assistant", content: "<think>\n\nr\n</think>\n\na" })).toEqual({
+      role: "assistant",
+      content: "a",
+      reasoning_content: "r",
+    });
+    const untouched: ChatMessage = { role: "assistant", content: "a</think>b" };
+    expect(reasoningToField(untouched)).toBe(untouched);
+    for (const c of FIXTURES) {
+      const options = { ...optionsOf(c), reasoning: "reasoning_content" as const };
+      let inline: string;
+      try {
+        inline = templates.qwen3.render(c.messages, optionsOf(c));
+      } catch {
+        continue;
+      }
+      expect(templates.qwen3.render(c.messages, options)).toBe(inline);
+    }
+    // Llama 3's template ignores the field: the answer alone remains.
+    expect(templates.llama3Instruct.render(thinking, { reasoning: "reasoning_content" })).not.toContain(
+      "think",
+    );
+  });
+
+  it("passes tool-call arguments parsed with toolArguments: object", () => {
+    const template = new ModelChatTemplate({
+      chat_template:
+        "{% for m in messages %}{% if m.tool_calls %}{% for c in m.tool_calls %}{{ c.function.arguments | tojson }}" +
+        "{% endfor %}{% endif %}{% endfor %}",
+    });
+    const messages = agentic.slice(0, 3);
+    const texts = [{ province: "เชียงใหม่" }, { province: "น่าน" }].map((a) => JSON.stringify(a));
+    expect(template.render(messages)).toBe(texts.map((t) => JSON.stringify(t)).join(""));
+    expect(template.render(messages, { toolArguments: "object" })).toBe(
+      '{"province": "เชียงใหม่"}{"province": "น่าน"}',
+    );
+  });
+});
+
 describe("ModelChatTemplate on other families", () => {
   it("finds each family's end of turn and generation prompt", () => {
     const facts = Object.fromEntries(
@@ -302,6 +342,11 @@ describe.skipIf(!haveTransformers)("ModelChatTemplate against transformers' appl
     { ...c, tools: [weather], spans: true },
   ]);
   const variableCases: ReferenceCase[] = [{ messages: plain, variables: { date_string: "07 Dec 2026" } }];
+  // The fixtures with reasoning moved to reasoning_content, as transformers gets them.
+  const fieldCases: ReferenceCase[] = FIXTURES.map((c) => ({
+    ...c,
+    messages: c.messages.map(reasoningToField) as ChatMessage[],
+  }));
   let results: Reference[][] = [];
 
   beforeAll(() => {
@@ -310,6 +355,7 @@ describe.skipIf(!haveTransformers)("ModelChatTemplate against transformers' appl
       ...models.map((m) => ({ dir: MODELS[m], cases: varied })),
       { dir: MODELS.qwen3, template: generationConfigPath, cases: spanCases },
       { dir: MODELS.qwen3, cases: variableCases },
+      ...models.map((m) => ({ dir: MODELS[m], cases: fieldCases })),
     ]);
   }, 120_000);
 
@@ -339,6 +385,27 @@ describe.skipIf(!haveTransformers)("ModelChatTemplate against transformers' appl
       expect(ours.assistantSpans.map((s) => [s.start, s.end])).toEqual(reference.spans);
     });
     expect(expected.filter((r) => "spans" in r && (r.spans?.length ?? 0) > 0).length).toBeGreaterThan(10);
+  });
+
+  it("renders reasoning_content as transformers does, on every template", () => {
+    models.forEach((model, m) => {
+      const expected = results[2 * models.length + 2 + m] as Reference[];
+      const viaOption = FIXTURES.map((c) => ({ ...c, variables: undefined }));
+      const ours = viaOption.map((c) => {
+        try {
+          return templates[model].render(c.messages, { ...optionsOf(c), reasoning: "reasoning_content" });
+        } catch {
+          return "error";
+        }
+      });
+      expect(
+        ours.map((text, i) => {
+          const r = expected[i] as Reference;
+          return "error" in r ? (text === "error" ? "ok" : text) : text === r.text ? "ok" : text;
+        }),
+        model,
+      ).toEqual(FIXTURES.map(() => "ok"));
+    });
   });
 
   it("passes template variables through, as apply_chat_template's keyword arguments", () => {
