@@ -4,6 +4,8 @@
  * - chat sample (packed roles): the Qwen3 chat template's rendering with its tools, and the tokenizer's
  *   assistant mask as the trained mask: each assistant turn after its `<|im_start|>assistant\n` header through
  *   its `<|im_end|>` (think block and tool calls included); system, user and tool turns are context only.
+ *   With a model's own chat template (`withChatTemplate`, `openTrainingData`'s `chatTemplate`), its rendering
+ *   and its assistant spans instead (ModelChatTemplate.renderWithSpans): the same rules in its tokens.
  * - text sample (packed roles): `encode(text)` followed by `<|endoftext|>`, every token trained.
  * - rl-prompt sample (`prompts` role): the prompt turns rendered for generation, ending in
  *   `<|im_start|>assistant\n` (with `thinking: false`, followed by Qwen3's empty think block, its

@@ -21,6 +21,7 @@
  */
 import type { ToolDefinition } from "@sovereign/schemas";
 import { type BlobStore, manifestHash } from "@sovereign/shards";
+import { type ModelChatTemplate, type SpanTokenizer, withChatTemplate } from "@sovereign/tokenizer";
 import { type CacheEvent, cacheKey, openVersionDocuments, type VersionInput } from "./build";
 import { type DocumentFile, type DocumentStats, emptyStats } from "./cache-file";
 import { DocumentSet } from "./document-set";
@@ -40,6 +41,12 @@ export type TrainingDataOptions = {
   versions: VersionInput[];
   role: Role;
   tokenizer: DocumentTokenizer;
+  /**
+   * The model's own chat template (e.g. `ModelChatTemplate.fromDir` of its checkpoint): chat samples and
+   * prompts are rendered with it and its assistant spans are the trained mask. Without it, Qwen3's template
+   * (the hand-written renderer). Needs a tokenizer with `encodeWithSpans`.
+   */
+  chatTemplate?: ModelChatTemplate;
   /** The run id, written in every frame header. */
   run: string;
   seqLen: number;
@@ -91,9 +98,20 @@ function positiveInteger(name: string, value: number): number {
   return value;
 }
 
+function templatedTokenizer(tokenizer: DocumentTokenizer, template: ModelChatTemplate): DocumentTokenizer {
+  const withSpans = tokenizer as DocumentTokenizer & Partial<SpanTokenizer>;
+  if (typeof withSpans.encodeWithSpans !== "function") {
+    throw new Error(`chatTemplate needs a tokenizer with encodeWithSpans; ${tokenizer.id} has none`);
+  }
+  return withChatTemplate(withSpans as SpanTokenizer, template);
+}
+
 /** Opens (building where needed) every version's documents; see the module comment. */
 export async function openTrainingData(options: TrainingDataOptions): Promise<TrainingData> {
-  const { role, store, tokenizer } = options;
+  const { role, store } = options;
+  const tokenizer = options.chatTemplate
+    ? templatedTokenizer(options.tokenizer, options.chatTemplate)
+    : options.tokenizer;
   if (!ROLES.includes(role))
     throw new Error(`role ${JSON.stringify(role)} is not one of ${ROLES.join(", ")}`);
   positiveInteger("seqLen", options.seqLen);

@@ -1,4 +1,7 @@
-/** @module The Qwen3 tokenizer and chat template: token ids and counts, renderings, assistant loss masks. */
+/**
+ * @module The Qwen3 tokenizer and chat template (token ids and counts, renderings, assistant loss masks), and any
+ * model's own Jinja chat template with its assistant spans, end-of-turn token and generation prompt.
+ */
 export {
   type ChatPart,
   type ChatTemplateOptions,
@@ -7,6 +10,17 @@ export {
   renderQwen3Chat,
   type TextSpan,
 } from "./chat-template";
+export {
+  type GenerationConfig,
+  type ModelChatOptions,
+  ModelChatTemplate,
+  reasoningToField,
+  type SpanTokenizer,
+  type TemplatedChat,
+  type TemplatedTokenizer,
+  type TokenizerConfig,
+  withChatTemplate,
+} from "./model-template";
 export {
   type ChatMessage,
   type ChatRoleCounts,

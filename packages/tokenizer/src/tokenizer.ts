@@ -88,10 +88,18 @@ export class Qwen3Tokenizer {
   /** The rendering, its token ids, and which tokens are assistant output to train on. */
   encodeChat(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): EncodedChat {
     const { text, assistantSpans } = renderQwen3Chat(messages, options, nfc);
+    return { text, ...this.encodeWithSpans(text, assistantSpans), assistantSpans };
+  }
+
+  /**
+   * Token ids of `text` (a rendering whose message text is already NFC) and the mask of the tokens that overlap
+   * `spans` (ascending, UTF-16 offsets): how any chat template's assistant spans become loss masks.
+   */
+  encodeWithSpans(text: string, spans: readonly TextSpan[]): { ids: number[]; assistantMask: Uint8Array } {
     const ids = this.bpe.encode(text);
     const bounds = utf8Offsets(
       text,
-      assistantSpans.flatMap((s) => [s.start, s.end]),
+      spans.flatMap((s) => [s.start, s.end]),
     );
     const assistantMask = new Uint8Array(ids.length);
     let span = 0;
@@ -103,7 +111,7 @@ export class Qwen3Tokenizer {
       if (span * 2 < bounds.length && (bounds[span * 2] as number) < end) assistantMask[i] = 1;
       at = end;
     });
-    return { text, ids, assistantMask, assistantSpans };
+    return { ids, assistantMask };
   }
 
   /**
