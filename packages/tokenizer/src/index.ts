@@ -1,4 +1,8 @@
-/** @module The Qwen3 tokenizer and chat template: token ids and counts, renderings, assistant loss masks. */
+/**
+ * @module Tokenizers and the chat template: any model's byte-level BPE tokenizer.json (loadTokenizer), the
+ * Qwen3 tokenizer with its chat template (token ids and counts, renderings, assistant loss masks).
+ */
+export { type TokenizerJson, translatePattern, UnsupportedTokenizerError } from "./bpe";
 export {
   type ChatPart,
   type ChatTemplateOptions,
@@ -7,6 +11,13 @@ export {
   renderQwen3Chat,
   type TextSpan,
 } from "./chat-template";
+export {
+  BpeTokenizer,
+  defaultTokenizerSource,
+  loadTokenizer,
+  type Tokenizer,
+  type TokenizerSource,
+} from "./load";
 export {
   type ChatMessage,
   type ChatRoleCounts,
