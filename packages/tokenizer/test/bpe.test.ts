@@ -114,7 +114,9 @@ describe("ByteLevelBpe", () => {
     ).toMatch(/model.byte_fallback is not supported; decoder ByteFallback \+ Fuse is not supported/);
     expect(
       refusal((j) => {
-        (j.pre_tokenizer?.pretokenizers?.[0] as { pattern: { Regex: string } }).pattern.Regex = "\\p{L}++|.";
+        const split = (j.pre_tokenizer as { pretokenizers: { pattern?: { Regex?: string } }[] })
+          .pretokenizers[0];
+        if (split) split.pattern = { Regex: "\\p{L}++|." };
       }),
     ).toMatch(/pretokenizers\[0\]: .* uses a possessive quantifier/);
     expect(
