@@ -27,6 +27,11 @@ export interface Tokenizer {
   readonly stopIds: readonly number[];
   /** Ids of the added tokens flagged `special`. */
   readonly specialIds: ReadonlySet<number>;
+  /**
+   * The id that ends a text document and pads packed rows: `<|endoftext|>` (Qwen, GPT-4-style) or
+   * `<|end_of_text|>` (Llama-3) where the tokenizer has one, else tokenizer_config.json's `eos_token`.
+   */
+  readonly endOfTextId: number | undefined;
   /** Token ids of `text`, no special tokens added; added tokens written in the text become those tokens. */
   encode(text: string): number[];
   /** Text of `ids`; bytes that are not valid UTF-8 become U+FFFD. */
@@ -65,6 +70,7 @@ export class BpeTokenizer implements Tokenizer {
   readonly eosId: number | undefined;
   /** The id of tokenizer_config.json's `pad_token`, if it declares one. */
   readonly padId: number | undefined;
+  readonly endOfTextId: number | undefined;
   private readonly bpe: ByteLevelBpe;
 
   /**
@@ -96,6 +102,7 @@ export class BpeTokenizer implements Tokenizer {
       if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize)
         throw new Error(`generation_config.json eos_token_id ${id} is outside the vocabulary`);
     }
+    this.endOfTextId = this.tokenId("<|endoftext|>") ?? this.tokenId("<|end_of_text|>") ?? this.eosId;
     this.stopIds = [...new Set([...generationEos, ...(this.eosId === undefined ? [] : [this.eosId])])];
   }
 

@@ -52,6 +52,8 @@ export class Qwen3Tokenizer {
    * of text (`<|endoftext|>`, which ends a base model's documents and pads).
    */
   readonly stopIds: readonly number[];
+  /** `<|endoftext|>`: ends a text document and pads packed rows. */
+  readonly endOfTextId: number;
   private readonly bpe: ByteLevelBpe;
 
   /** Use loadQwen3Tokenizer(), which checks the files against the pinned id and shares one instance. */
@@ -66,6 +68,7 @@ export class Qwen3Tokenizer {
       if (ids.length !== 1) throw new Error(`${token} is not a single token of ${id} (ids [${ids}])`);
       return ids[0] as number;
     });
+    this.endOfTextId = this.stopIds[1] as number;
   }
 
   /**
