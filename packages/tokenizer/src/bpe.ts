@@ -497,6 +497,10 @@ export class ByteLevelBpe {
 
   /** Normalized text without added tokens: cut by split step `step` onwards, then BPE on each pre-token. */
   private encodeOrdinary(text: string, step: number, ids: number[]): void {
+    if (step === 0 && this.splits.length === 1) {
+      this.encodeOneSplit(text, ids);
+      return;
+    }
     const split = this.splits[step];
     if (split === undefined) {
       this.encodePiece(text, ids);
@@ -519,6 +523,30 @@ export class ByteLevelBpe {
       else this.encodeOrdinary(piece, step + 1, ids);
     }
     if (keepGaps && end < text.length) this.pieceOrSplit(text.slice(end), last, step, ids);
+  }
+
+  /**
+   * encodeOrdinary for the usual single split (every family here), with the pre-token cache looked up in the
+   * loop: this is the hot path of tokenizing a corpus.
+   */
+  private encodeOneSplit(text: string, ids: number[]): void {
+    const { regex, keepGaps } = this.splits[0] as SplitStep;
+    const cache = this.cache;
+    let end = 0;
+    regex.lastIndex = 0;
+    for (let match = regex.exec(text); match !== null; match = regex.exec(text)) {
+      const piece = match[0];
+      if (piece.length === 0) {
+        regex.lastIndex++;
+        continue;
+      }
+      if (keepGaps && match.index > end) this.encodePiece(text.slice(end, match.index), ids);
+      end = match.index + piece.length;
+      const cached = cache.get(piece);
+      if (cached !== undefined) for (const id of cached) ids.push(id);
+      else this.encodePiece(piece, ids);
+    }
+    if (keepGaps && end < text.length) this.encodePiece(text.slice(end), ids);
   }
 
   private pieceOrSplit(piece: string, last: boolean, step: number, ids: number[]): void {
