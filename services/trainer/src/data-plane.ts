@@ -5,7 +5,7 @@
 import type { DocumentTokenizer, Overlong, Role, TrainingData } from "@sovereign/batches";
 import { openTrainingData } from "@sovereign/batches";
 import { notFound, ServiceError } from "@sovereign/http";
-import type { TrainingRunSpec } from "@sovereign/schemas";
+import type { TrainingRunSpec, tables } from "@sovereign/schemas";
 import type { BlobStore } from "@sovereign/shards";
 import type { Tokenizer } from "@sovereign/tokenizer";
 import { runTokenizer } from "./run-tokenizer";
@@ -86,16 +86,23 @@ export class DataPlane {
 
   /**
    * Opens every role of a run, building cache files where needed, and its tools over `toolCorpus` when the spec
-   * has tools (its prompts then carry the tools block).
+   * has tools (its prompts then carry the tools block). `recorded`, the tokenizer the run was created with, must
+   * still be the model's: a run does not go on with other token ids than its checkpoints were trained on.
    */
   async prepare(
     runId: string,
     spec: TrainingRunSpec,
     versions: readonly PinnedVersion[],
     toolCorpus?: PinnedVersion,
+    recorded?: tables.RunTokenizer | null,
   ): Promise<void> {
     this.release(runId);
     const ownTokenizer = await runTokenizer(spec.model);
+    if (recorded && recorded.sha256 !== ownTokenizer.hash)
+      throw new Error(
+        `training run ${runId} was created with tokenizer ${recorded.id}; its model now has ${ownTokenizer.id} ` +
+          "(tokenizer.json or tokenizer_config.json changed): restore the files or start a new run",
+      );
     const tokenizer = documentTokenizer(ownTokenizer);
     const opened = new Map<Role, TrainingData>();
     let tools: RunTools | undefined;

@@ -158,6 +158,15 @@ describe("a model folder's own tokenizer", () => {
       new RegExp(`tokenizer ${llama.id} of the run's model has no chat template the data plane renders`),
     );
     expect(() => data.tokenizer("own-tok-run")).toThrow(/is not running/);
+    // A run created with other tokenizer files than its model folder now holds does not start.
+    await expect(
+      data.prepare("own-tok-run", parsed, versions, undefined, {
+        id: "old@000000000000",
+        sha256: "0".repeat(64),
+      }),
+    ).rejects.toThrow(
+      `training run own-tok-run was created with tokenizer old@000000000000; its model now has ${llama.id}`,
+    );
     data.close();
   });
 
