@@ -30,8 +30,18 @@
 import type { ChatMessage, DatasetKind, Sample, ToolDefinition } from "@sovereign/schemas";
 import type { Qwen3Tokenizer } from "@sovereign/tokenizer";
 
-/** What the data plane needs of a tokenizer; tests wrap the real one to count calls. */
-export type DocumentTokenizer = Pick<Qwen3Tokenizer, "id" | "encode" | "encodeChat">;
+/**
+ * What the data plane needs of a tokenizer; tests wrap the real one to count calls. `endOfTextId` ends each
+ * text document and pads rows; without it, `<|endoftext|>` (Qwen's).
+ */
+export type DocumentTokenizer = Pick<Qwen3Tokenizer, "id" | "encode" | "encodeChat"> & {
+  readonly endOfTextId?: number | undefined;
+};
+
+/** The id that ends a text document and pads rows: the tokenizer's `endOfTextId`, else `<|endoftext|>`. */
+export function endOfTextId(tokenizer: DocumentTokenizer): number {
+  return tokenizer.endOfTextId ?? specialTokenId(tokenizer, "<|endoftext|>");
+}
 
 /** `train` and `corpus` give packed rows, `prompts` ragged prompts (docs/engine-protocol.md). */
 export type Role = "train" | "corpus" | "prompts";
@@ -106,7 +116,7 @@ export class Documentizer {
     private readonly tokenizer: DocumentTokenizer,
     private readonly options: DocumentOptions,
   ) {
-    this.endOfText = specialTokenId(tokenizer, "<|endoftext|>");
+    this.endOfText = endOfTextId(tokenizer);
   }
 
   documents(kind: DatasetKind, sample: Sample): SampleDocuments {

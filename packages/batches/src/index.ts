@@ -8,6 +8,7 @@ export {
   DOCUMENT_FORMAT,
   Documentizer,
   type DocumentTokenizer,
+  endOfTextId,
   type Overlong,
   type PromptMeta,
   type RewardModel,

@@ -28,11 +28,11 @@ import { DocumentSet } from "./document-set";
 import {
   Documentizer,
   type DocumentTokenizer,
+  endOfTextId,
   kindFitsRole,
   type Overlong,
   ROLES,
   type Role,
-  specialTokenId,
 } from "./documents";
 import { PackedPlane, type PromptInfo, PromptPlane } from "./planes";
 
@@ -166,7 +166,7 @@ export async function openTrainingData(options: TrainingDataOptions): Promise<Tr
       `the ${role} data of versions ${versions.map((v) => v.hash).join(", ")} has no documents`,
     );
   }
-  const pad = specialTokenId(tokenizer, "<|endoftext|>");
+  const pad = endOfTextId(tokenizer);
   const plane =
     role === "prompts"
       ? new PromptPlane(set, options)

@@ -6,7 +6,10 @@
  */
 import type { Qwen3Tokenizer } from "@sovereign/tokenizer";
 
-export type CompletionTokenizer = Pick<Qwen3Tokenizer, "encode" | "decode" | "vocabSize">;
+/** `stopIds` end a completion; without them, Qwen's `<|im_end|>` and `<|endoftext|>`. */
+export type CompletionTokenizer = Pick<Qwen3Tokenizer, "encode" | "decode" | "vocabSize"> & {
+  readonly stopIds?: readonly number[];
+};
 
 export type DecodedCompletion = {
   /** Everything before the end token, decoded. */
@@ -36,7 +39,9 @@ export class CompletionDecoder {
   private readonly stops: Set<number>;
 
   constructor(private readonly tokenizer: CompletionTokenizer) {
-    this.stops = new Set(["<|im_end|>", "<|endoftext|>"].map((t) => specialTokenId(tokenizer, t)));
+    this.stops = new Set(
+      tokenizer.stopIds ?? ["<|im_end|>", "<|endoftext|>"].map((t) => specialTokenId(tokenizer, t)),
+    );
   }
 
   decode(ids: ArrayLike<number>): DecodedCompletion {

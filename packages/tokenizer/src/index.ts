@@ -1,7 +1,9 @@
 /**
- * @module The Qwen3 tokenizer and chat template (token ids and counts, renderings, assistant loss masks), and any
- * model's own Jinja chat template with its assistant spans, end-of-turn token and generation prompt.
+ * @module Tokenizers and chat templates: any model's byte-level BPE tokenizer.json (loadTokenizer) and its own
+ * Jinja chat template with its assistant spans, end-of-turn token and generation prompt (ModelChatTemplate), and the
+ * Qwen3 tokenizer with its hand-written chat template (token ids and counts, renderings, assistant loss masks).
  */
+export { type TokenizerJson, translatePattern, UnsupportedTokenizerError } from "./bpe";
 export {
   type ChatPart,
   type ChatTemplateOptions,
@@ -21,6 +23,13 @@ export {
   type TokenizerConfig,
   withChatTemplate,
 } from "./model-template";
+export {
+  BpeTokenizer,
+  defaultTokenizerSource,
+  loadTokenizer,
+  type Tokenizer,
+  type TokenizerSource,
+} from "./load";
 export {
   type ChatMessage,
   type ChatRoleCounts,

@@ -38,6 +38,10 @@ const nfc = (text: string) => text.normalize("NFC");
 
 export class Qwen3Tokenizer {
   readonly id: string;
+  /** SHA-256 (hex) of tokenizer.json followed by tokenizer_config.json; `id` carries its first 12 digits. */
+  readonly hash: string;
+  /** Ids of the added tokens flagged `special` (all but the think and tool-call tags). */
+  readonly specialIds: ReadonlySet<number>;
   /**
    * Ids the tokenizer can produce: 151,643 BPE tokens and 26 added tokens, 151,669 in all (Hugging Face's
    * `len(tokenizer)`). The model's embedding table is padded further, to 151,936 rows.
@@ -48,18 +52,23 @@ export class Qwen3Tokenizer {
    * of text (`<|endoftext|>`, which ends a base model's documents and pads).
    */
   readonly stopIds: readonly number[];
+  /** `<|endoftext|>`: ends a text document and pads packed rows. */
+  readonly endOfTextId: number;
   private readonly bpe: ByteLevelBpe;
 
   /** Use loadQwen3Tokenizer(), which checks the files against the pinned id and shares one instance. */
-  constructor(tokenizerJson: TokenizerJson, id: string) {
+  constructor(tokenizerJson: TokenizerJson, id: string, hash = "") {
     this.bpe = new ByteLevelBpe(tokenizerJson);
     this.id = id;
+    this.hash = hash;
+    this.specialIds = this.bpe.specialIds;
     this.vocabSize = this.bpe.size;
     this.stopIds = ["<|im_end|>", "<|endoftext|>"].map((token) => {
       const ids = this.bpe.encode(token);
       if (ids.length !== 1) throw new Error(`${token} is not a single token of ${id} (ids [${ids}])`);
       return ids[0] as number;
     });
+    this.endOfTextId = this.stopIds[1] as number;
   }
 
   /**
@@ -72,12 +81,22 @@ export class Qwen3Tokenizer {
   }
 
   /** Text of `ids`, special tokens written out; bytes that are not valid UTF-8 become U+FFFD. */
-  decode(ids: readonly number[]): string {
-    return this.bpe.decode(ids);
+  decode(ids: readonly number[], options: { skipSpecial?: boolean } = {}): string {
+    return this.bpe.decode(ids, options);
   }
 
   count(text: string): number {
     return this.bpe.encode(text).length;
+  }
+
+  /** UTF-8 length of one id's text. */
+  byteLength(id: number): number {
+    return this.bpe.byteLength(id);
+  }
+
+  /** The id of an added token (`<|im_end|>`, `<think>`, …), or undefined when there is none. */
+  tokenId(content: string): number | undefined {
+    return this.bpe.addedTokens.get(content);
   }
 
   /** Exactly what Qwen3's Jinja chat template renders for these messages and options. */
@@ -196,7 +215,11 @@ async function load(): Promise<Qwen3Tokenizer> {
         "packages/tokenizer/src/chat-template.ts, run the tokenizer tests, then move the pin.",
     );
   }
-  return new Qwen3Tokenizer(JSON.parse((tokenizerFile as Buffer).toString("utf8")) as TokenizerJson, id);
+  return new Qwen3Tokenizer(
+    JSON.parse((tokenizerFile as Buffer).toString("utf8")) as TokenizerJson,
+    id,
+    hash,
+  );
 }
 
 let loading: Promise<Qwen3Tokenizer> | undefined;

@@ -40,6 +40,9 @@ export type TrainingProgress = {
   updatedAt: string;
 };
 
+/** The tokenizer a run's data is tokenized with: its id and the SHA-256 of tokenizer.json + tokenizer_config.json. */
+export type RunTokenizer = { id: string; sha256: string };
+
 export const trainingRuns = pgTable(
   "training_runs",
   {
@@ -50,6 +53,8 @@ export const trainingRuns = pgTable(
     /** The dataset versions the run consumes, by role: what it is pinned to. */
     datasets: jsonb("datasets").$type<DatasetRoles>().notNull(),
     specHash: text("spec_hash").notNull(),
+    /** Its model folder's own tokenizer, else Qwen3's; null on runs recorded before it was kept. */
+    tokenizer: jsonb("tokenizer").$type<RunTokenizer>(),
     status: trainingStatus("status").notNull().default("queued"),
     progress: jsonb("progress").$type<TrainingProgress>(),
     error: text("error"),

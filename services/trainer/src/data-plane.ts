@@ -2,12 +2,13 @@
  * @module A running training run's data: the `@sovereign/batches` training data of each role it reads, opened
  * (tokenized into the cache on first use) before its engine starts and closed when it ends.
  */
-import type { Overlong, Role, TrainingData } from "@sovereign/batches";
+import type { DocumentTokenizer, Overlong, Role, TrainingData } from "@sovereign/batches";
 import { openTrainingData } from "@sovereign/batches";
 import { notFound, ServiceError } from "@sovereign/http";
-import type { TrainingRunSpec } from "@sovereign/schemas";
+import type { TrainingRunSpec, tables } from "@sovereign/schemas";
 import type { BlobStore } from "@sovereign/shards";
-import { loadQwen3Tokenizer } from "@sovereign/tokenizer";
+import type { Tokenizer } from "@sovereign/tokenizer";
+import { runTokenizer } from "./run-tokenizer";
 import { openRunTools, type RunTools } from "./tools";
 import type { PinnedVersion } from "./versions";
 
@@ -57,24 +58,52 @@ export function roleOptions(
   return { rowsPerStep: spec.hyper.rowsPerStep, rowsPerStepSetting: "hyper.rowsPerStep" };
 }
 
+/**
+ * What the data plane tokenizes with: the run's tokenizer, rendering chats with its chat template where it has
+ * one (the shipped Qwen3 tokenizer); a model's own tokenizer takes text samples only and refuses chat samples.
+ */
+export function documentTokenizer(tokenizer: Tokenizer): DocumentTokenizer {
+  if ("encodeChat" in tokenizer) return tokenizer as DocumentTokenizer;
+  return {
+    id: tokenizer.id,
+    endOfTextId: tokenizer.endOfTextId,
+    encode: (text) => tokenizer.encode(text),
+    encodeChat() {
+      throw new Error(
+        `tokenizer ${tokenizer.id} of the run's model has no chat template the data plane renders (only ` +
+          "Qwen3's so far): chat samples and prompts cannot be tokenized with it",
+      );
+    },
+  };
+}
+
 export class DataPlane {
   private readonly open = new Map<string, Map<Role, TrainingData>>();
+  private readonly tokenizers = new Map<string, Tokenizer>();
   private readonly runTools = new Map<string, RunTools>();
 
   constructor(private readonly options: { store: BlobStore; cacheDir: string }) {}
 
   /**
    * Opens every role of a run, building cache files where needed, and its tools over `toolCorpus` when the spec
-   * has tools (its prompts then carry the tools block).
+   * has tools (its prompts then carry the tools block). `recorded`, the tokenizer the run was created with, must
+   * still be the model's: a run does not go on with other token ids than its checkpoints were trained on.
    */
   async prepare(
     runId: string,
     spec: TrainingRunSpec,
     versions: readonly PinnedVersion[],
     toolCorpus?: PinnedVersion,
+    recorded?: tables.RunTokenizer | null,
   ): Promise<void> {
     this.release(runId);
-    const tokenizer = await loadQwen3Tokenizer();
+    const ownTokenizer = await runTokenizer(spec.model);
+    if (recorded && recorded.sha256 !== ownTokenizer.hash)
+      throw new Error(
+        `training run ${runId} was created with tokenizer ${recorded.id}; its model now has ${ownTokenizer.id} ` +
+          "(tokenizer.json or tokenizer_config.json changed): restore the files or start a new run",
+      );
+    const tokenizer = documentTokenizer(ownTokenizer);
     const opened = new Map<Role, TrainingData>();
     let tools: RunTools | undefined;
     if (spec.tools) {
@@ -106,6 +135,7 @@ export class DataPlane {
       throw error;
     }
     this.open.set(runId, opened);
+    this.tokenizers.set(runId, ownTokenizer);
     if (tools) this.runTools.set(runId, tools);
   }
 
@@ -116,6 +146,13 @@ export class DataPlane {
     if (!tools)
       throw new ServiceError("BAD_REQUEST", `training run ${runId} has no tools (its spec sets no tools)`);
     return tools;
+  }
+
+  /** The tokenizer a running run's data was tokenized with (its model's own, else Qwen3's). */
+  tokenizer(runId: string): Tokenizer {
+    const tokenizer = this.tokenizers.get(runId);
+    if (!tokenizer) throw new ServiceError("CONFLICT", `training run ${runId} is not running`);
+    return tokenizer;
   }
 
   data(runId: string, role: string): TrainingData {
@@ -136,6 +173,7 @@ export class DataPlane {
   release(runId: string): void {
     for (const data of this.open.get(runId)?.values() ?? []) data.close();
     this.open.delete(runId);
+    this.tokenizers.delete(runId);
     this.runTools.delete(runId);
   }
 

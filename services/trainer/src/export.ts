@@ -25,10 +25,11 @@ import type { Database } from "@sovereign/db";
 import { notFound, ServiceError } from "@sovereign/http";
 import { type ModelRef, tables } from "@sovereign/schemas";
 import { DEFAULT_HUB_URL } from "@sovereign/sources";
-import { loadQwen3Tokenizer, qwen3TokenizerDir } from "@sovereign/tokenizer";
+import { qwen3TokenizerDir } from "@sovereign/tokenizer";
 import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { TrainerConfig } from "./config";
+import { runTokenizer } from "./run-tokenizer";
 import type { TrainingRuns } from "./runs";
 
 const { trainingExports } = tables;
@@ -189,7 +190,14 @@ export class Exporter {
           "CONFLICT",
           `checkpoint step ${checkpoint.step} of training run ${runId} is no longer at ${checkpoint.path}`,
         );
-      const files = await this.runEngine(checkpoint.path, out, tokenizerFolder(run.spec.model), dtype);
+      const { stopIds } = await runTokenizer(run.spec.model);
+      const files = await this.runEngine(
+        checkpoint.path,
+        out,
+        tokenizerFolder(run.spec.model),
+        dtype,
+        stopIds,
+      );
       const [row] = await this.options.db
         .insert(trainingExports)
         .values({ runId, step: checkpoint.step, dir: out, dtype, files })
@@ -283,9 +291,9 @@ export class Exporter {
     out: string,
     tokenizer: string,
     dtype: ExportDtype,
+    stopIds: readonly number[],
   ): Promise<ModelExport["files"]> {
     const { python, dir } = this.options.config.engine;
-    const stopIds = (await loadQwen3Tokenizer()).stopIds;
     await mkdir(dirname(out), { recursive: true });
     const partial = join(dirname(out), `.${basename(out)}.partial-${randomBytes(6).toString("hex")}`);
     const args = [

@@ -6,7 +6,6 @@
  */
 import { ServiceError } from "@sovereign/http";
 import { type Judge, type RewardDetail, scoreRollouts } from "@sovereign/rewards";
-import { loadQwen3Tokenizer } from "@sovereign/tokenizer";
 import type { DataPlane } from "./data-plane";
 import { ASSISTANT_HEADER, lastTurnStart } from "./tools";
 
@@ -24,7 +23,7 @@ export class RolloutScorer {
     options: { multiTurn?: boolean } = {},
   ): Promise<{ rewards: number[]; details: RewardDetail[] }> {
     const prompts = this.data.data(runId, "prompts");
-    const tokenizer = await loadQwen3Tokenizer();
+    const tokenizer = this.data.tokenizer(runId);
     const header = options.multiTurn ? tokenizer.encode(ASSISTANT_HEADER) : [];
     const rollouts = items.map((item, i) => {
       const prompt = prompts.prompt(item.prompt);

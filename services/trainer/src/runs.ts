@@ -11,6 +11,7 @@ import { canonicalJson, sha256Hex } from "@sovereign/shards";
 import { TeacherEndpoints, type TeacherTarget } from "@sovereign/teacher";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { exportSummary, type ModelExport } from "./export";
+import { runTokenizer } from "./run-tokenizer";
 import { pinnedToolCorpus, pinnedVersions, type VersionSource } from "./versions";
 
 const { trainingRuns, trainingMetrics, trainingCheckpoints, trainingExports } = tables;
@@ -25,6 +26,8 @@ export type RunSummary = {
   status: TrainingStatus;
   datasets: TrainingRunRow["datasets"];
   specHash: string;
+  /** The tokenizer its data is tokenized with (null on runs recorded before it was kept). */
+  tokenizer: TrainingRunRow["tokenizer"];
   progress: TrainingRunRow["progress"];
   error: string | null;
   attempts: number;
@@ -54,6 +57,7 @@ export function summary(r: TrainingRunRow): RunSummary {
     status: r.status,
     datasets: r.datasets,
     specHash: r.specHash,
+    tokenizer: r.tokenizer,
     progress: r.progress,
     error: r.error,
     attempts: r.attempts,
@@ -78,6 +82,9 @@ export class TrainingRuns {
     this.servedTeacher(spec);
     await pinnedVersions(this.versions, spec.datasets);
     await pinnedToolCorpus(this.versions, spec);
+    const tokenizer = await runTokenizer(spec.model).catch((error: unknown) => {
+      throw new ServiceError("BAD_REQUEST", `model.path: ${(error as Error).message}`);
+    });
     const [row] = await this.db
       .insert(trainingRuns)
       .values({
@@ -86,6 +93,7 @@ export class TrainingRuns {
         spec,
         datasets: spec.datasets,
         specHash: sha256Hex(canonicalJson(spec)),
+        tokenizer: { id: tokenizer.id, sha256: tokenizer.hash },
         status: "queued",
         progress: { step: 0, totalSteps: spec.hyper.totalSteps, updatedAt: new Date().toISOString() },
       })

@@ -178,7 +178,7 @@ export class Supervisor {
       const all = toolCorpus ? [...versions, toolCorpus] : versions;
       await fetchVersionFiles(this.options.versions, this.options.store, all);
       await verifyPinned(this.options.store, all);
-      await data.prepare(row.id, row.spec, versions, toolCorpus);
+      await data.prepare(row.id, row.spec, versions, toolCorpus, row.tokenizer);
     } catch (error) {
       log.warn({ err: error }, "training run failed before its engine started");
       data.release(row.id);

@@ -9,6 +9,7 @@ import { loadQwen3Tokenizer } from "@sovereign/tokenizer";
 import type { Context } from "hono";
 import { z } from "zod";
 import type { TrainerApp, TrainerEnv } from "../context";
+import { runTokenizer } from "../run-tokenizer";
 import { answerTurn } from "../tools";
 
 const Step = z.coerce.number().int().nonnegative();
@@ -100,7 +101,7 @@ export function registerEngineRoutes(app: TrainerApp) {
     const { spec } = row;
     const checkpoints = await c.get("runs").checkpoints(row.id);
     const last = checkpoints.at(-1);
-    const tokenizer = await loadQwen3Tokenizer();
+    const tokenizer = await runTokenizer(spec.model);
     // A served teacher: where and what to ask, never its key (the engine has it in SOVEREIGN_TEACHER_API_KEY).
     const served = c.get("runs").servedTeacher(spec);
     return c.json({
@@ -125,7 +126,8 @@ export function registerEngineRoutes(app: TrainerApp) {
       rowsPerStep: spec.hyper.rowsPerStep,
       totalSteps: spec.hyper.totalSteps,
       tokenizerVocab: tokenizer.vocabSize,
-      // What rollouts stop at unless `hyper.stopIds` says otherwise: the data plane's end of turn and end of text.
+      // What rollouts stop at unless `hyper.stopIds` says otherwise: the data plane's end of turn and end of text
+      // (a model folder's own tokenizer: its generation_config.json eos ids, then tokenizer_config.json's).
       stopIds: tokenizer.stopIds,
       hyper: engineHyper(spec.stage, spec.hyper),
       checkpointDir: join(c.get("config").runsDir, row.id, "checkpoints"),

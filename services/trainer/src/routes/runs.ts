@@ -18,6 +18,10 @@ const RunSummary = z
     status: Status,
     datasets: z.record(z.string(), z.string()),
     specHash: z.string(),
+    tokenizer: z.object({ id: z.string(), sha256: z.string() }).nullable().openapi({
+      description:
+        "The tokenizer its data is tokenized with: its model folder's own tokenizer.json, else Qwen3's; the SHA-256 of tokenizer.json followed by tokenizer_config.json",
+    }),
     progress: z.unknown(),
     error: z.string().nullable(),
     attempts: z.number().int(),
