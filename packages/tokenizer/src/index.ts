@@ -13,6 +13,13 @@ export {
   type TextSpan,
 } from "./chat-template";
 export {
+  BpeTokenizer,
+  defaultTokenizerSource,
+  loadTokenizer,
+  type Tokenizer,
+  type TokenizerSource,
+} from "./load";
+export {
   type GenerationConfig,
   type ModelChatOptions,
   ModelChatTemplate,
@@ -23,13 +30,6 @@ export {
   type TokenizerConfig,
   withChatTemplate,
 } from "./model-template";
-export {
-  BpeTokenizer,
-  defaultTokenizerSource,
-  loadTokenizer,
-  type Tokenizer,
-  type TokenizerSource,
-} from "./load";
 export {
   type ChatMessage,
   type ChatRoleCounts,
