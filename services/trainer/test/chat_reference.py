@@ -23,9 +23,11 @@ small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_atte
              num_key_value_heads=1, tie_word_embeddings=True)
 # Token ids as the real models' configs give them (an instruct Llama 3 ends at <|end_of_text|> or <|eot_id|>).
 if family == "llama":
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=128256, bos_token_id=128000, eos_token_id=[128001, 128009], **small))
+    config = LlamaConfig(vocab_size=128256, bos_token_id=128000, eos_token_id=[128001, 128009], **small)
+    model = LlamaForCausalLM(config)
 elif family == "qwen3":
-    model = Qwen3ForCausalLM(Qwen3Config(vocab_size=151936, head_dim=16, bos_token_id=151643, eos_token_id=151645, **small))
+    config = Qwen3Config(vocab_size=151936, head_dim=16, bos_token_id=151643, eos_token_id=151645, **small)
+    model = Qwen3ForCausalLM(config)
 else:
     raise SystemExit(f"unknown family {family!r}")
 model.save_pretrained(directory, safe_serialization=True)
