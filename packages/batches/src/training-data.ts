@@ -103,7 +103,8 @@ function templatedTokenizer(tokenizer: DocumentTokenizer, template: ModelChatTem
   if (typeof withSpans.encodeWithSpans !== "function") {
     throw new Error(`chatTemplate needs a tokenizer with encodeWithSpans; ${tokenizer.id} has none`);
   }
-  return withChatTemplate(withSpans as SpanTokenizer, template);
+  // The tokenizer's end of text still ends text documents and pads rows (Llama 3's <|end_of_text|>).
+  return { ...withChatTemplate(withSpans as SpanTokenizer, template), endOfTextId: tokenizer.endOfTextId };
 }
 
 /** Opens (building where needed) every version's documents; see the module comment. */

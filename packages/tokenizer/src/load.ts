@@ -10,7 +10,8 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ByteLevelBpe, type TokenizerJson } from "./bpe";
-import { loadQwen3Tokenizer, QWEN3_TOKENIZER_ID, qwen3TokenizerDir } from "./tokenizer";
+import type { TextSpan } from "./chat-template";
+import { encodeWithSpans, loadQwen3Tokenizer, QWEN3_TOKENIZER_ID, qwen3TokenizerDir } from "./tokenizer";
 
 /** What the data plane, rollout scoring and /config read of a tokenizer, whichever model it belongs to. */
 export interface Tokenizer {
@@ -41,6 +42,11 @@ export interface Tokenizer {
   byteLength(id: number): number;
   /** The id of an added token (`<|im_end|>`, `<|eot_id|>`, …), or undefined when the tokenizer has none. */
   tokenId(content: string): number | undefined;
+  /**
+   * Token ids of `text` (a chat rendering whose message text is NFC) and the mask of the tokens that overlap
+   * `spans` (ascending, UTF-16 offsets; a token straddling an edge counts): assistant loss masks.
+   */
+  encodeWithSpans(text: string, spans: readonly TextSpan[]): { ids: number[]; assistantMask: Uint8Array };
 }
 
 /** The files a tokenizer is read from: a model folder, or the files' paths one by one. */
@@ -124,6 +130,10 @@ export class BpeTokenizer implements Tokenizer {
 
   tokenId(content: string): number | undefined {
     return this.bpe.addedTokens.get(content);
+  }
+
+  encodeWithSpans(text: string, spans: readonly TextSpan[]): { ids: number[]; assistantMask: Uint8Array } {
+    return encodeWithSpans(this.bpe, text, spans);
   }
 }
 

@@ -115,22 +115,7 @@ export class Qwen3Tokenizer {
    * `spans` (ascending, UTF-16 offsets): how any chat template's assistant spans become loss masks.
    */
   encodeWithSpans(text: string, spans: readonly TextSpan[]): { ids: number[]; assistantMask: Uint8Array } {
-    const ids = this.bpe.encode(text);
-    const bounds = utf8Offsets(
-      text,
-      spans.flatMap((s) => [s.start, s.end]),
-    );
-    const assistantMask = new Uint8Array(ids.length);
-    let span = 0;
-    let at = 0;
-    ids.forEach((id, i) => {
-      const end = at + this.bpe.byteLength(id);
-      while (span * 2 < bounds.length && (bounds[span * 2 + 1] as number) <= at) span++;
-      // A token straddling a span edge is trained on, as Hugging Face's assistant masks do.
-      if (span * 2 < bounds.length && (bounds[span * 2] as number) < end) assistantMask[i] = 1;
-      at = end;
-    });
-    return { ids, assistantMask };
+    return encodeWithSpans(this.bpe, text, spans);
   }
 
   /**
@@ -159,6 +144,33 @@ export class Qwen3Tokenizer {
     const { tools: toolsCount, ...byRole } = counts;
     return { total: ids.length, byRole, tools: toolsCount };
   }
+}
+
+/**
+ * Token ids of `text` by `bpe` and the mask of the tokens that overlap `spans` (ascending, UTF-16 offsets into
+ * `text`): how any chat template's assistant spans become loss masks, for any byte-level BPE tokenizer.
+ */
+export function encodeWithSpans(
+  bpe: { encode(text: string): number[]; byteLength(id: number): number },
+  text: string,
+  spans: readonly TextSpan[],
+): { ids: number[]; assistantMask: Uint8Array } {
+  const ids = bpe.encode(text);
+  const bounds = utf8Offsets(
+    text,
+    spans.flatMap((s) => [s.start, s.end]),
+  );
+  const assistantMask = new Uint8Array(ids.length);
+  let span = 0;
+  let at = 0;
+  ids.forEach((id, i) => {
+    const end = at + bpe.byteLength(id);
+    while (span * 2 < bounds.length && (bounds[span * 2 + 1] as number) <= at) span++;
+    // A token straddling a span edge is trained on, as Hugging Face's assistant masks do.
+    if (span * 2 < bounds.length && (bounds[span * 2] as number) < end) assistantMask[i] = 1;
+    at = end;
+  });
+  return { ids, assistantMask };
 }
 
 /** UTF-8 byte offsets of ascending UTF-16 offsets into `text`. */

@@ -14,9 +14,12 @@ import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TokenizerJson } from "../src/bpe";
 import {
+  BpeTokenizer,
   loadQwen3Tokenizer,
   loadTokenizer,
+  ModelChatTemplate,
   QWEN3_TOKENIZER_ID,
+  renderQwen3Chat,
   UnsupportedTokenizerError,
 } from "../src/index";
 
@@ -183,5 +186,54 @@ describe("loadTokenizer", () => {
 
   it("names a missing file", async () => {
     await expect(loadTokenizer(scratch)).rejects.toThrow(/tokenizer\.json does not exist/);
+  });
+});
+
+describe("BpeTokenizer.encodeWithSpans", () => {
+  it("masks the tokens overlapping the spans exactly as the Qwen3 tokenizer does, from the same files", async () => {
+    const dir = packageDir("qwen3");
+    const json = JSON.parse(await readFile(join(dir, "tokenizer.json"), "utf8")) as TokenizerJson;
+    const bpe = new BpeTokenizer("qwen3-files@test", "", json, { eos_token: "<|im_end|>" });
+    const qwen3 = await loadQwen3Tokenizer();
+    const messages = [
+      { role: "system" as const, content: "ตอบสั้นๆ" },
+      { role: "user" as const, content: "emoji 🇹🇭🙏 ไหม?" },
+      { role: "assistant" as const, content: "<think>\nคิดก่อน\n</think>\n\nได้ครับ 🙏 e\u0301" },
+      { role: "user" as const, content: "again" },
+      { role: "assistant" as const, content: "สวัสดี" },
+    ];
+    const { text, assistantSpans } = renderQwen3Chat(messages, {}, (t) => t.normalize("NFC"));
+    const ours = bpe.encodeWithSpans(text, assistantSpans);
+    const expected = qwen3.encodeWithSpans(text, assistantSpans);
+    expect(ours.ids).toEqual(expected.ids);
+    expect(Array.from(ours.assistantMask)).toEqual(Array.from(expected.assistantMask));
+    expect(ours.assistantMask.reduce((a, b) => a + b, 0)).toBeGreaterThan(5);
+  });
+
+  it("masks Llama-3's assistant turns rendered by its own chat template, straddling tokens included", async () => {
+    const dir = packageDir("llama3_1");
+    const tokenizer = (await loadTokenizer(dir)) as BpeTokenizer;
+    expect(tokenizer).toBeInstanceOf(BpeTokenizer);
+    const template = await ModelChatTemplate.fromDir(dir);
+    const { text, assistantSpans } = template.renderWithSpans([
+      { role: "user", content: "สวัสดี" },
+      { role: "assistant", content: "Hello there" },
+      { role: "user", content: "again" },
+      { role: "assistant", content: "ครับ" },
+    ]);
+    const { ids, assistantMask } = tokenizer.encodeWithSpans(text, assistantSpans);
+    expect(ids).toEqual(tokenizer.encode(text));
+    const trained = (from: number, to: number) =>
+      tokenizer.decode(ids.filter((_, i) => assistantMask[i] === 1 && i >= from && i < to));
+    const eot = tokenizer.tokenId("<|eot_id|>") as number;
+    const ends = ids.flatMap((id, i) => (id === eot ? [i] : []));
+    expect(ends).toHaveLength(4);
+    // Each assistant turn's content and its <|eot_id|>; nothing of the user turns or the headers.
+    expect(trained(0, (ends[1] as number) + 1)).toBe("Hello there<|eot_id|>");
+    expect(trained((ends[1] as number) + 1, ids.length)).toBe("ครับ<|eot_id|>");
+    // A span starting inside a token marks that token: a span from the middle of "Hello".
+    const start = text.indexOf("Hello there") + 2;
+    const partial = tokenizer.encodeWithSpans(text, [{ start, end: start + 1 }]);
+    expect(tokenizer.decode(ids.filter((_, i) => partial.assistantMask[i] === 1))).toBe("Hello");
   });
 });

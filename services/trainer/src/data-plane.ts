@@ -7,8 +7,8 @@ import { openTrainingData } from "@sovereign/batches";
 import { notFound, ServiceError } from "@sovereign/http";
 import type { TrainingRunSpec, tables } from "@sovereign/schemas";
 import type { BlobStore } from "@sovereign/shards";
-import type { Tokenizer } from "@sovereign/tokenizer";
-import { runTokenizer } from "./run-tokenizer";
+import { type ModelChatTemplate, type Tokenizer, withChatTemplate } from "@sovereign/tokenizer";
+import { runChatTemplate, runTokenizer } from "./run-tokenizer";
 import { openRunTools, type RunTools } from "./tools";
 import type { PinnedVersion } from "./versions";
 
@@ -60,18 +60,21 @@ export function roleOptions(
 
 /**
  * What the data plane tokenizes with: the run's tokenizer, rendering chats with its chat template where it has
- * one (the shipped Qwen3 tokenizer); a model's own tokenizer takes text samples only and refuses chat samples.
+ * one (the shipped Qwen3 tokenizer), else with the model folder's own `template` (runChatTemplate); a model's own
+ * tokenizer without a template takes text samples only and refuses chat samples.
  */
-export function documentTokenizer(tokenizer: Tokenizer): DocumentTokenizer {
+export function documentTokenizer(tokenizer: Tokenizer, template?: ModelChatTemplate): DocumentTokenizer {
   if ("encodeChat" in tokenizer) return tokenizer as DocumentTokenizer;
+  if (template) return { ...withChatTemplate(tokenizer, template), endOfTextId: tokenizer.endOfTextId };
   return {
     id: tokenizer.id,
     endOfTextId: tokenizer.endOfTextId,
     encode: (text) => tokenizer.encode(text),
     encodeChat() {
       throw new Error(
-        `tokenizer ${tokenizer.id} of the run's model has no chat template the data plane renders (only ` +
-          "Qwen3's so far): chat samples and prompts cannot be tokenized with it",
+        `tokenizer ${tokenizer.id} of the run's model has no chat template the data plane renders (its ` +
+          "tokenizer_config.json has no chat_template and there is no chat_template.jinja): chat samples and " +
+          "prompts cannot be tokenized with it",
       );
     },
   };
@@ -103,7 +106,7 @@ export class DataPlane {
         `training run ${runId} was created with tokenizer ${recorded.id}; its model now has ${ownTokenizer.id} ` +
           "(tokenizer.json or tokenizer_config.json changed): restore the files or start a new run",
       );
-    const tokenizer = documentTokenizer(ownTokenizer);
+    const tokenizer = documentTokenizer(ownTokenizer, await runChatTemplate(spec.model, ownTokenizer));
     const opened = new Map<Role, TrainingData>();
     let tools: RunTools | undefined;
     if (spec.tools) {

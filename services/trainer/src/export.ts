@@ -29,7 +29,7 @@ import { qwen3TokenizerDir } from "@sovereign/tokenizer";
 import { and, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { TrainerConfig } from "./config";
-import { runTokenizer } from "./run-tokenizer";
+import { runStopIds } from "./run-tokenizer";
 import type { TrainingRuns } from "./runs";
 
 const { trainingExports } = tables;
@@ -190,7 +190,7 @@ export class Exporter {
           "CONFLICT",
           `checkpoint step ${checkpoint.step} of training run ${runId} is no longer at ${checkpoint.path}`,
         );
-      const { stopIds } = await runTokenizer(run.spec.model);
+      const stopIds = await runStopIds(run.spec.model);
       const files = await this.runEngine(
         checkpoint.path,
         out,

@@ -4,7 +4,7 @@
  * with the Llama-3 tokenizer files.
  */
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { decodeFrame, IGNORE_INDEX, openTrainingData } from "@sovereign/batches";
@@ -14,7 +14,7 @@ import { loadQwen3Tokenizer, loadTokenizer, type Tokenizer } from "@sovereign/to
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DataPlane, documentTokenizer } from "../src/data-plane";
-import { runTokenizer } from "../src/run-tokenizer";
+import { runStopIds, runTokenizer } from "../src/run-tokenizer";
 import { pinnedVersions } from "../src/versions";
 import { createStack, type TestStack } from "./helpers";
 
@@ -146,7 +146,7 @@ describe("a model folder's own tokenizer", () => {
     );
   });
 
-  it("refuses prompts it has no chat template for, naming the tokenizer", async () => {
+  it("renders prompts with the model folder's own chat template", async () => {
     const data = new DataPlane({
       store: new LocalBlobStore(stack.trainer.config.blobDir),
       cacheDir: stack.trainer.config.cacheDir,
@@ -154,8 +154,39 @@ describe("a model folder's own tokenizer", () => {
     const { TrainingRunSpec } = await import("@sovereign/schemas");
     const parsed = TrainingRunSpec.parse(spec({ path: model }));
     const versions = await pinnedVersions({ db: stack.trainer.database.db }, parsed.datasets);
+    await data.prepare("own-template-run", parsed, versions);
+    const { prompt_tokens } = decodeFrame(data.data("own-template-run", "prompts").batchFrame(0, 0, 1))
+      .arrays as Record<string, Int32Array>;
+    // Llama 3's template, as transformers renders it with add_generation_prompt.
+    expect(llama.decode(Array.from(prompt_tokens ?? []))).toBe(
+      "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nตอบ 1<|eot_id|>" +
+        "<|start_header_id|>assistant<|end_header_id|>\n\n",
+    );
+    data.close();
+  });
+
+  it("refuses prompts when the model folder has no chat template, naming the tokenizer", async () => {
+    // The Llama-3 files without the template in tokenizer_config.json.
+    const bare = join(stack.dir, "tiny-llama3-no-template");
+    await mkdir(bare, { recursive: true });
+    await copyFile(join(llama3Files, "tokenizer.json"), join(bare, "tokenizer.json"));
+    const { chat_template: _, ...config } = JSON.parse(
+      await readFile(join(llama3Files, "tokenizer_config.json"), "utf8"),
+    ) as Record<string, unknown>;
+    await writeFile(join(bare, "tokenizer_config.json"), JSON.stringify(config));
+    const bareTokenizer = await loadTokenizer(bare);
+    const data = new DataPlane({
+      store: new LocalBlobStore(stack.trainer.config.blobDir),
+      cacheDir: stack.trainer.config.cacheDir,
+    });
+    const { TrainingRunSpec } = await import("@sovereign/schemas");
+    const parsed = TrainingRunSpec.parse(spec({ path: bare }));
+    const versions = await pinnedVersions({ db: stack.trainer.database.db }, parsed.datasets);
     await expect(data.prepare("own-tok-run", parsed, versions)).rejects.toThrow(
-      new RegExp(`tokenizer ${llama.id} of the run's model has no chat template the data plane renders`),
+      new RegExp(
+        `tokenizer ${bareTokenizer.id} of the run's model has no chat template the data plane renders ` +
+          "\\(its tokenizer_config.json has no chat_template",
+      ),
     );
     expect(() => data.tokenizer("own-tok-run")).toThrow(/is not running/);
     // A run created with other tokenizer files than its model folder now holds does not start.
@@ -165,9 +196,22 @@ describe("a model folder's own tokenizer", () => {
         sha256: "0".repeat(64),
       }),
     ).rejects.toThrow(
-      `training run own-tok-run was created with tokenizer old@000000000000; its model now has ${llama.id}`,
+      `training run own-tok-run was created with tokenizer old@000000000000; its model now has ${bareTokenizer.id}`,
     );
     data.close();
+  });
+
+  it("stops at the chat template's end of turn first", async () => {
+    // Llama 3 base's generation_config.json stops at <|end_of_text|> only; its template ends turns with <|eot_id|>.
+    const base = join(stack.dir, "tiny-llama3-base");
+    await mkdir(base, { recursive: true });
+    for (const name of ["tokenizer.json", "tokenizer_config.json"])
+      await copyFile(join(llama3Files, name), join(base, name));
+    await writeFile(join(base, "generation_config.json"), JSON.stringify({ eos_token_id: 128_001 }));
+    expect((await loadTokenizer(base)).stopIds).toEqual([128_001]);
+    expect(await runStopIds({ path: base })).toEqual([128_009, 128_001]);
+    // The shipped Qwen3 tokenizer: <|im_end|>, then <|endoftext|>.
+    expect(await runStopIds({ tiny: "tiny", seed: 0 })).toEqual([151_645, 151_643]);
   });
 
   it("gives the engine its vocabulary size and stop ids in /config", async () => {

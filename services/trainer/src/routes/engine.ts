@@ -9,7 +9,7 @@ import { loadQwen3Tokenizer } from "@sovereign/tokenizer";
 import type { Context } from "hono";
 import { z } from "zod";
 import type { TrainerApp, TrainerEnv } from "../context";
-import { runTokenizer } from "../run-tokenizer";
+import { runStopIds, runTokenizer } from "../run-tokenizer";
 import { answerTurn } from "../tools";
 
 const Step = z.coerce.number().int().nonnegative();
@@ -127,8 +127,9 @@ export function registerEngineRoutes(app: TrainerApp) {
       totalSteps: spec.hyper.totalSteps,
       tokenizerVocab: tokenizer.vocabSize,
       // What rollouts stop at unless `hyper.stopIds` says otherwise: the data plane's end of turn and end of text
-      // (a model folder's own tokenizer: its generation_config.json eos ids, then tokenizer_config.json's).
-      stopIds: tokenizer.stopIds,
+      // (a model folder's own tokenizer: its chat template's end of turn, then its generation_config.json eos
+      // ids, then tokenizer_config.json's).
+      stopIds: await runStopIds(spec.model),
       hyper: engineHyper(spec.stage, spec.hyper),
       checkpointDir: join(c.get("config").runsDir, row.id, "checkpoints"),
       data: c.get("data").stats(row.id),
