@@ -214,9 +214,14 @@ export function pythonJsonDumps(value: unknown): string {
  * JSON text with an integer beyond 2^53 is rare and `1e100`-style floats are not.
  */
 function pythonNumber(n: number): string {
+  return Number.isSafeInteger(n) ? String(n) : pythonFloatRepr(n);
+}
+
+/** Python's float repr of `n`: `1e-05`, `2.0`, `1e+16`, `NaN`, `Infinity`. */
+export function pythonFloatRepr(n: number): string {
   if (Number.isNaN(n)) return "NaN";
   if (!Number.isFinite(n)) return n > 0 ? "Infinity" : "-Infinity";
-  if (Number.isSafeInteger(n)) return String(n);
+  if (Object.is(n, -0)) return "-0.0";
   // toExponential() gives the shortest round-tripping digits, the same digits Python's repr picks.
   const [mantissa, exponentText] = n.toExponential().split("e") as [string, string];
   const exponent = Number(exponentText);

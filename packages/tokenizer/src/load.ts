@@ -9,9 +9,9 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ByteLevelBpe, type TokenizerJson } from "./bpe";
+import type { TokenizerJson } from "./bpe";
 import type { TextSpan } from "./chat-template";
-import { encodeWithSpans, loadQwen3Tokenizer, QWEN3_TOKENIZER_ID, qwen3TokenizerDir } from "./tokenizer";
+import { BpeBackedTokenizer, loadQwen3Tokenizer, QWEN3_TOKENIZER_ID, qwen3TokenizerDir } from "./tokenizer";
 
 /** What the data plane, rollout scoring and /config read of a tokenizer, whichever model it belongs to. */
 export interface Tokenizer {
@@ -66,10 +66,8 @@ const tokenContent = (t: string | { content: string } | null | undefined) =>
   typeof t === "string" ? t : (t?.content ?? undefined);
 
 /** A byte-level BPE tokenizer read from a model's own files. */
-export class BpeTokenizer implements Tokenizer {
-  readonly vocabSize: number;
+export class BpeTokenizer extends BpeBackedTokenizer implements Tokenizer {
   readonly stopIds: readonly number[];
-  readonly specialIds: ReadonlySet<number>;
   /** The id of tokenizer_config.json's `bos_token`, if it declares one; `encode` never adds it. */
   readonly bosId: number | undefined;
   /** The id of tokenizer_config.json's `eos_token`, if it declares one. */
@@ -77,7 +75,6 @@ export class BpeTokenizer implements Tokenizer {
   /** The id of tokenizer_config.json's `pad_token`, if it declares one. */
   readonly padId: number | undefined;
   readonly endOfTextId: number | undefined;
-  private readonly bpe: ByteLevelBpe;
 
   /**
    * Use loadTokenizer(). `stopIds` are the eos ids of generation_config.json (a number or a list) followed by
@@ -90,9 +87,7 @@ export class BpeTokenizer implements Tokenizer {
     config: TokenizerConfig,
     generationEos: readonly number[] = [],
   ) {
-    this.bpe = new ByteLevelBpe(json);
-    this.vocabSize = this.bpe.size;
-    this.specialIds = this.bpe.specialIds;
+    super(json);
     const idOf = (field: keyof TokenizerConfig) => {
       const content = tokenContent(config[field] as string | { content: string } | null | undefined);
       if (content === undefined) return undefined;
@@ -110,30 +105,6 @@ export class BpeTokenizer implements Tokenizer {
     }
     this.endOfTextId = this.tokenId("<|endoftext|>") ?? this.tokenId("<|end_of_text|>") ?? this.eosId;
     this.stopIds = [...new Set([...generationEos, ...(this.eosId === undefined ? [] : [this.eosId])])];
-  }
-
-  encode(text: string): number[] {
-    return this.bpe.encode(text);
-  }
-
-  decode(ids: readonly number[], options: { skipSpecial?: boolean } = {}): string {
-    return this.bpe.decode(ids, options);
-  }
-
-  count(text: string): number {
-    return this.bpe.encode(text).length;
-  }
-
-  byteLength(id: number): number {
-    return this.bpe.byteLength(id);
-  }
-
-  tokenId(content: string): number | undefined {
-    return this.bpe.addedTokens.get(content);
-  }
-
-  encodeWithSpans(text: string, spans: readonly TextSpan[]): { ids: number[]; assistantMask: Uint8Array } {
-    return encodeWithSpans(this.bpe, text, spans);
   }
 }
 

@@ -20,7 +20,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import type { ChatMessage } from "@sovereign/schemas";
-import type { ChatTemplateOptions, TextSpan } from "./chat-template";
+import { type ChatTemplateOptions, pythonFloatRepr, type TextSpan } from "./chat-template";
 import type { EncodedChat, Qwen3Tokenizer } from "./tokenizer";
 
 /** The fields of a tokenizer_config.json this module reads; the rest is ignored. */
@@ -547,7 +547,7 @@ function pyDumps(value: unknown, o: DumpOptions, depth: number): string {
     case "IntegerValue":
       return String(v);
     case "FloatValue":
-      return pythonFloat(v as number);
+      return pythonFloatRepr(v as number);
     case "StringValue": {
       const s = JSON.stringify(v);
       return o.ensureAscii
@@ -578,25 +578,6 @@ function wrap(open: string, close: string, items: string[], o: DumpOptions, dept
   return `${open}${inner}${items.join(o.itemSep + inner)}\n${o.indent.repeat(depth)}${close}`;
 }
 
-/** Python's float repr: `1e-05`, `2.0`, `1e+16`. */
-function pythonFloat(n: number): string {
-  if (Number.isNaN(n)) return "NaN";
-  if (!Number.isFinite(n)) return n > 0 ? "Infinity" : "-Infinity";
-  if (Object.is(n, -0)) return "-0.0";
-  const [mantissa, exponentText] = n.toExponential().split("e") as [string, string];
-  const exponent = Number(exponentText);
-  const sign = n < 0 ? "-" : "";
-  const digits = mantissa.replace("-", "").replace(".", "");
-  if (exponent >= -4 && exponent < 16) {
-    if (exponent < 0) return `${sign}0.${"0".repeat(-exponent - 1)}${digits}`;
-    const whole = digits.slice(0, exponent + 1).padEnd(exponent + 1, "0");
-    return `${sign}${whole}.${digits.slice(exponent + 1) || "0"}`;
-  }
-  const fraction = digits.length > 1 ? `.${digits.slice(1)}` : "";
-  const magnitude = String(Math.abs(exponent)).padStart(2, "0");
-  return `${sign}${digits[0]}${fraction}e${exponent < 0 ? "-" : "+"}${magnitude}`;
-}
-
 const unwrap = (x: unknown) => (isRuntime(x) ? x.value : x);
 
 /** Python's `str()` of a runtime value a template hands a string method or filter. */
@@ -605,7 +586,7 @@ function pyStr(value: unknown): string {
     if (value.type === "NullValue") return "None";
     if (value.type === "UndefinedValue") return "";
     if (value.type === "BooleanValue") return value.value ? "True" : "False";
-    if (value.type === "FloatValue") return pythonFloat(value.value as number);
+    if (value.type === "FloatValue") return pythonFloatRepr(value.value as number);
     return String(value.value);
   }
   return value == null ? "" : String(value);

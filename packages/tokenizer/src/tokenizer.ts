@@ -36,51 +36,33 @@ export type EncodedChat = {
 
 const nfc = (text: string) => text.normalize("NFC");
 
-export class Qwen3Tokenizer {
-  readonly id: string;
-  /** SHA-256 (hex) of tokenizer.json followed by tokenizer_config.json; `id` carries its first 12 digits. */
-  readonly hash: string;
-  /** Ids of the added tokens flagged `special` (all but the think and tool-call tags). */
+/**
+ * A tokenizer over one byte-level BPE: what every tokenizer of this package does with its ids, whatever files it
+ * was read from (the shipped Qwen3 tokenizer, a model folder's own).
+ */
+export abstract class BpeBackedTokenizer {
+  /** Ids of the added tokens flagged `special`. */
   readonly specialIds: ReadonlySet<number>;
-  /**
-   * Ids the tokenizer can produce: 151,643 BPE tokens and 26 added tokens, 151,669 in all (Hugging Face's
-   * `len(tokenizer)`). The model's embedding table is padded further, to 151,936 rows.
-   */
+  /** Ids the tokenizer can produce: the BPE vocabulary plus the added tokens (Hugging Face's `len(tokenizer)`). */
   readonly vocabSize: number;
-  /**
-   * Ids generation stops at: the chat template's end of turn (`<|im_end|>`, Qwen3's `eos_token`), then the end
-   * of text (`<|endoftext|>`, which ends a base model's documents and pads).
-   */
-  readonly stopIds: readonly number[];
-  /** `<|endoftext|>`: ends a text document and pads packed rows. */
-  readonly endOfTextId: number;
-  private readonly bpe: ByteLevelBpe;
+  protected readonly bpe: ByteLevelBpe;
 
-  /** Use loadQwen3Tokenizer(), which checks the files against the pinned id and shares one instance. */
-  constructor(tokenizerJson: TokenizerJson, id: string, hash = "") {
+  constructor(tokenizerJson: TokenizerJson) {
     this.bpe = new ByteLevelBpe(tokenizerJson);
-    this.id = id;
-    this.hash = hash;
     this.specialIds = this.bpe.specialIds;
     this.vocabSize = this.bpe.size;
-    this.stopIds = ["<|im_end|>", "<|endoftext|>"].map((token) => {
-      const ids = this.bpe.encode(token);
-      if (ids.length !== 1) throw new Error(`${token} is not a single token of ${id} (ids [${ids}])`);
-      return ids[0] as number;
-    });
-    this.endOfTextId = this.stopIds[1] as number;
   }
 
   /**
-   * Token ids of `text`, with no special tokens added. As in Hugging Face (`split_special_tokens: false`),
-   * the 26 added tokens written in the text (`<|im_start|>`, `<|im_end|>`, `<think>`, `<tool_call>`, …)
-   * become those single tokens, so text that contains them cannot be told apart from template structure.
+   * Token ids of `text`, with no special tokens added. As in Hugging Face (`split_special_tokens: false`), added
+   * tokens written in the text (`<|im_start|>`, `<|im_end|>`, `<think>`, `<tool_call>`, …) become those single
+   * tokens, so text that contains them cannot be told apart from template structure.
    */
   encode(text: string): number[] {
     return this.bpe.encode(text);
   }
 
-  /** Text of `ids`, special tokens written out; bytes that are not valid UTF-8 become U+FFFD. */
+  /** Text of `ids`, special tokens written out unless skipped; bytes that are not valid UTF-8 become U+FFFD. */
   decode(ids: readonly number[], options: { skipSpecial?: boolean } = {}): string {
     return this.bpe.decode(ids, options);
   }
@@ -94,9 +76,45 @@ export class Qwen3Tokenizer {
     return this.bpe.byteLength(id);
   }
 
-  /** The id of an added token (`<|im_end|>`, `<think>`, …), or undefined when there is none. */
+  /** The id of an added token (`<|im_end|>`, `<|eot_id|>`, …), or undefined when there is none. */
   tokenId(content: string): number | undefined {
     return this.bpe.addedTokens.get(content);
+  }
+
+  /**
+   * Token ids of `text` (a rendering whose message text is already NFC) and the mask of the tokens that overlap
+   * `spans` (ascending, UTF-16 offsets): how any chat template's assistant spans become loss masks.
+   */
+  encodeWithSpans(text: string, spans: readonly TextSpan[]): { ids: number[]; assistantMask: Uint8Array } {
+    return encodeWithSpans(this.bpe, text, spans);
+  }
+}
+
+export class Qwen3Tokenizer extends BpeBackedTokenizer {
+  readonly id: string;
+  /** SHA-256 (hex) of tokenizer.json followed by tokenizer_config.json; `id` carries its first 12 digits. */
+  readonly hash: string;
+  /**
+   * Ids generation stops at: the chat template's end of turn (`<|im_end|>`, Qwen3's `eos_token`), then the end
+   * of text (`<|endoftext|>`, which ends a base model's documents and pads).
+   */
+  readonly stopIds: readonly number[];
+  /** `<|endoftext|>`: ends a text document and pads packed rows. */
+  readonly endOfTextId: number;
+
+  /** Use loadQwen3Tokenizer(), which checks the files against the pinned id and shares one instance. */
+  constructor(tokenizerJson: TokenizerJson, id: string, hash = "") {
+    // 151,643 BPE tokens and 26 added tokens, 151,669 ids in all; the special ones are all but the think and
+    // tool-call tags. The model's embedding table is padded further, to 151,936 rows.
+    super(tokenizerJson);
+    this.id = id;
+    this.hash = hash;
+    this.stopIds = ["<|im_end|>", "<|endoftext|>"].map((token) => {
+      const ids = this.bpe.encode(token);
+      if (ids.length !== 1) throw new Error(`${token} is not a single token of ${id} (ids [${ids}])`);
+      return ids[0] as number;
+    });
+    this.endOfTextId = this.stopIds[1] as number;
   }
 
   /** Exactly what Qwen3's Jinja chat template renders for these messages and options. */
@@ -108,14 +126,6 @@ export class Qwen3Tokenizer {
   encodeChat(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): EncodedChat {
     const { text, assistantSpans } = renderQwen3Chat(messages, options, nfc);
     return { text, ...this.encodeWithSpans(text, assistantSpans), assistantSpans };
-  }
-
-  /**
-   * Token ids of `text` (a rendering whose message text is already NFC) and the mask of the tokens that overlap
-   * `spans` (ascending, UTF-16 offsets): how any chat template's assistant spans become loss masks.
-   */
-  encodeWithSpans(text: string, spans: readonly TextSpan[]): { ids: number[]; assistantMask: Uint8Array } {
-    return encodeWithSpans(this.bpe, text, spans);
   }
 
   /**

@@ -385,6 +385,10 @@ class Stage:
         """The frame's prompts, each repeated `group` times, and a completion of each (see sample_prompts)."""
         return self.sample_prompts(step, frame.prompts(), frame.prompt_positions(), group)
 
+    def sample_seeds(self, step: int, positions: Sequence[int], group: int) -> List[int]:
+        """The seed of sample j of the prompt at each position p of the step: (run seed, "sample", step, p, j)."""
+        return [self.seed("sample", step, p, j) for p in positions for j in range(group)]
+
     def sample_prompts(self, step: int, prompts: Sequence[Sequence[int]], positions: Sequence[int],
                        group: int = 1) -> Tuple[List[List[int]], List[List[int]]]:
         """The prompts, each repeated `group` times, and a completion of each. Sample j of the prompt at
@@ -392,7 +396,7 @@ class Stage:
         whole generation, so decode steps run without collectives; every rank must call this together (with
         no prompts, a rank still takes part in the gather)."""
         h = self.hyper
-        seeds = [self.seed("sample", step, p, j) for p in positions for j in range(group)]
+        seeds = self.sample_seeds(step, positions, group)
         prompts = [list(p) for p in prompts for _ in range(group)]
         with gathered(self.model), autocast(self.device):
             completions = sample(
@@ -683,12 +687,11 @@ class GRPO(Stage):
         if not tools:
             prompts, completions = self.sample(step, frame, h.group_size)
             return prompts, completions, None, {}
+        if not hasattr(self.rewards, "turns"):
+            raise ValueError("a run with tools needs a reward source that answers turns")
         prompts = [p for p in frame.prompts() for _ in range(h.group_size)]
         names = [name for name in frame.prompt_ids() for _ in range(h.group_size)]
-        seeds = [self.seed("sample", step, p, j) for p in frame.prompt_positions() for j in range(h.group_size)]
-        source = getattr(self.rewards, "turns", None)
-        if source is None:
-            raise ValueError("a run with tools needs a reward source that answers turns")
+        seeds = self.sample_seeds(step, frame.prompt_positions(), h.group_size)
         with gathered(self.model), autocast(self.device):
             done = agentic_rollouts(
                 self.model, prompts, names, seeds, self.rewards, step, max_turns=int(tools["maxTurns"]),

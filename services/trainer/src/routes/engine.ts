@@ -56,19 +56,8 @@ const Rollouts = z.strictObject({
     .max(65_536),
 });
 
-const Turns = z.strictObject({
-  step: Step,
-  items: z
-    .array(
-      z.strictObject({
-        prompt: z.string().min(1),
-        promptIds: z.array(z.number().int().nonnegative()),
-        completionIds: z.array(z.number().int().nonnegative()),
-      }),
-    )
-    .min(1)
-    .max(65_536),
-});
+/** A turn's body names the same rollouts as a scoring request: each one's prompt and its ids so far. */
+const Turns = Rollouts;
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value);
