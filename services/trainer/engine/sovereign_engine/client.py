@@ -74,6 +74,62 @@ def _error_message(body: bytes) -> str:
         return body.decode("utf-8", "replace")[:500] or "(empty body)"
 
 
+class Refused(Exception):
+    """An answer not worth retrying (a 4xx other than 429): its status and the failure as the caller words it."""
+
+    def __init__(self, status: int, failure: str):
+        super().__init__(failure)
+        self.status, self.failure = status, failure
+
+
+class GaveUp(Exception):
+    """Retries ran out (`attempts` made), or the caller abandoned the request while waiting (`attempts` None)."""
+
+    def __init__(self, attempts: Optional[int], failure: str):
+        super().__init__(failure)
+        self.attempts, self.failure = attempts, failure
+
+
+def request_with_retries(
+    request: Callable[[], urllib.request.Request],
+    *,
+    timeout: float,
+    retries: int,
+    backoff: float,
+    max_backoff: float,
+    jitter: random.Random,
+    http_failure: Callable[[int, bytes], str],
+    wait: Callable[[float], bool],
+    abandoned: Callable[[], bool] = lambda: False,
+) -> bytes:
+    """The body of a request made by `request()`, retried on 429, 5xx and connection errors (refused, reset,
+    timeouts) with exponential backoff and jitter, never sooner than a 429's Retry-After. `http_failure(code,
+    body)` words an HTTP error; `wait(seconds)` sleeps and says whether the caller abandoned the request meanwhile.
+    Raises Refused for any other HTTP error, GaveUp when the retries run out or the request is abandoned."""
+    attempt = 0
+    while True:
+        retry_after = 0.0
+        try:
+            with urllib.request.urlopen(request(), timeout=timeout) as response:
+                return response.read()
+        except urllib.error.HTTPError as e:
+            failure = http_failure(e.code, e.read())
+            if e.code != 429 and e.code < 500:
+                raise Refused(e.code, failure) from None
+            try:
+                retry_after = float(e.headers.get("Retry-After", 0))
+            except ValueError:  # an HTTP date instead of seconds: fall back to the backoff
+                pass
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # refused, reset, timeouts
+            failure = f"{type(e).__name__}: {getattr(e, 'reason', e)}"
+        if attempt == retries or abandoned():
+            raise GaveUp(attempt + 1, failure)
+        delay = min(max_backoff, backoff * 2**attempt) * jitter.uniform(0.5, 1.0)
+        if wait(max(delay, retry_after)):
+            raise GaveUp(None, failure)
+        attempt += 1
+
+
 class EngineClient:
     """HTTP client of one rank of one run. 429, 5xx and connection errors are retried with exponential backoff
     and jitter (at least as long as a 429's Retry-After); any other error raises EngineError at once."""
@@ -108,28 +164,17 @@ class EngineClient:
         if body is not None:
             data = json.dumps(body, allow_nan=False).encode()
             headers["Content-Type"] = "application/json"
-        attempt = 0
-        while True:
-            retry_after = 0.0
-            request = urllib.request.Request(url, data=data, method=method, headers=headers)
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return response.read()
-            except urllib.error.HTTPError as e:
-                failure = f"HTTP {e.code} {_error_message(e.read())}"
-                if e.code != 429 and e.code < 500:
-                    raise EngineError(f"{method} {path} failed: {failure}", e.code) from None
-                try:
-                    retry_after = float(e.headers.get("Retry-After", 0))
-                except ValueError:  # an HTTP date instead of seconds: fall back to the backoff
-                    pass
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # refused, reset, timeouts
-                failure = f"{type(e).__name__}: {getattr(e, 'reason', e)}"
-            if attempt == self.retries:
-                raise EngineError(f"{method} {path} failed after {attempt + 1} attempts: {failure}")
-            delay = min(self.max_backoff, self.backoff * 2**attempt) * self._jitter.uniform(0.5, 1.0)
-            self.sleep(max(delay, retry_after))
-            attempt += 1
+        try:
+            return request_with_retries(
+                lambda: urllib.request.Request(url, data=data, method=method, headers=headers),
+                timeout=self.timeout, retries=self.retries, backoff=self.backoff, max_backoff=self.max_backoff,
+                jitter=self._jitter, http_failure=lambda code, body: f"HTTP {code} {_error_message(body)}",
+                wait=lambda seconds: self.sleep(seconds) or False,
+            )
+        except Refused as e:
+            raise EngineError(f"{method} {path} failed: {e.failure}", e.status) from None
+        except GaveUp as e:
+            raise EngineError(f"{method} {path} failed after {e.attempts} attempts: {e.failure}") from None
 
     def config(self) -> Dict[str, Any]:
         return json.loads(self._request("GET", "/config"))

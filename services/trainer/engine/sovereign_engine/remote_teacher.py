@@ -22,19 +22,19 @@ SOVEREIGN_TEACHER_API_KEY, which the trainer sets on the engine's process) is se
 endpoint only and replaced by "[redacted]" wherever a message could carry it.
 """
 
-import http.client
 import json
 import math
 import os
 import random
 import threading
-import urllib.error
 import urllib.request
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
+
+from .client import GaveUp, Refused, request_with_retries
 
 API_KEY_ENV = "SOVEREIGN_TEACHER_API_KEY"
 _FILLER = 0  # stands for the missing next token of a distilled position that ends its document
@@ -200,36 +200,25 @@ class RemoteTeacher:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
-        attempt = 0
-        while True:
-            retry_after = 0.0
-            request = urllib.request.Request(self.url, data=data, method="POST", headers=headers)
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    raw = response.read()
-                try:
-                    return json.loads(raw)
-                except ValueError:
-                    raise self._malformed(f"it is not JSON: {raw[:200].decode('utf-8', 'replace')!r}") from None
-            except urllib.error.HTTPError as e:
-                failure = f"HTTP {e.code}: {_server_message(e.read())}"
-                if e.code != 429 and e.code < 500:
-                    hint = " (check the key the operator configured for it)" if e.code in (401, 403) else ""
-                    raise TeacherEndpointError(self._redact(f"{self._where()} refused{hint}: {failure}"),
-                                               e.code) from None
-                try:
-                    retry_after = float(e.headers.get("Retry-After", 0))
-                except ValueError:  # an HTTP date instead of seconds: fall back to the backoff
-                    pass
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as e:  # refused, reset, timeouts
-                failure = f"{type(e).__name__}: {getattr(e, 'reason', e)}"
-            if attempt == self.retries or abandoned.is_set():
-                raise TeacherEndpointError(self._redact(f"{self._where()} failed after {attempt + 1} attempts: "
-                                                        f"{failure}"))
-            delay = min(self.max_backoff, self.backoff * 2**attempt) * self._jitter.uniform(0.5, 1.0)
-            if abandoned.wait(max(delay, retry_after)):
-                raise TeacherEndpointError(self._redact(f"{self._where()} failed: {failure}"))
-            attempt += 1
+        try:
+            raw = request_with_retries(
+                lambda: urllib.request.Request(self.url, data=data, method="POST", headers=headers),
+                timeout=self.timeout, retries=self.retries, backoff=self.backoff, max_backoff=self.max_backoff,
+                jitter=self._jitter, http_failure=lambda code, body: f"HTTP {code}: {_server_message(body)}",
+                wait=abandoned.wait, abandoned=abandoned.is_set,
+            )
+        except Refused as e:
+            hint = " (check the key the operator configured for it)" if e.status in (401, 403) else ""
+            raise TeacherEndpointError(self._redact(f"{self._where()} refused{hint}: {e.failure}"), e.status) from None
+        except GaveUp as e:
+            if e.attempts is None:
+                raise TeacherEndpointError(self._redact(f"{self._where()} failed: {e.failure}")) from None
+            raise TeacherEndpointError(self._redact(f"{self._where()} failed after {e.attempts} attempts: "
+                                                    f"{e.failure}")) from None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise self._malformed(f"it is not JSON: {raw[:200].decode('utf-8', 'replace')!r}") from None
 
     def _where(self) -> str:
         return f"teacher endpoint {self.name!r} (POST {self.url})"
